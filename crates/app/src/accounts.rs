@@ -1,0 +1,188 @@
+//! Tenants and accounts: creation, lookup, and the policy an account must meet.
+
+use regain_domain::account::{AccountKind, Role};
+use regain_domain::identifiers::{Email, Phone, QualifiedName, TenantSlug, Username};
+use regain_domain::password::Password;
+use regain_domain::policy::overrides::{resolve, Resolved};
+use regain_domain::policy::presets::Preset;
+use regain_domain::policy::{PasswordPolicy, Subject, Violation};
+use regain_domain::tenant::TenantSettings;
+use regain_store::{Account, NewAccount, NewTenant, Placement, Tenant};
+
+use crate::{App, AppError};
+
+/// A request to create an account, as typed by an operator or an admin.
+#[derive(Debug, Clone)]
+pub struct AccountSpec {
+    /// `None` for a root account, else the parent's qualified name.
+    pub parent: Option<String>,
+    /// Kind of a root account.
+    pub kind: Option<AccountKind>,
+    /// Role of a sub-account.
+    pub role: Option<Role>,
+    /// Name among siblings.
+    pub username: String,
+    /// Optional human name.
+    pub display_name: Option<String>,
+    /// Email to bind (verified: an operator vouches for it).
+    pub email: Option<String>,
+    /// Phone to bind (verified: an operator vouches for it).
+    pub phone: Option<String>,
+    /// Initial password; it must meet the policy in force.
+    pub password: Option<Password>,
+    /// Force a change at first login.
+    pub must_change_password: bool,
+}
+
+impl App {
+    /// Finds a tenant by slug or answers `tenant_not_found`.
+    pub async fn tenant(&self, slug: &str) -> Result<Tenant, AppError> {
+        let slug = TenantSlug::parse(slug).map_err(|_| AppError::tenant_not_found())?;
+        self.store
+            .tenant_by_slug(slug.as_str())
+            .await?
+            .ok_or_else(AppError::tenant_not_found)
+    }
+
+    /// Creates a tenant whose default policy is `preset`.
+    pub async fn create_tenant(&self, slug: &str, name: &str, preset: Preset) -> Result<Tenant, AppError> {
+        let slug = TenantSlug::parse(slug)?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(AppError::Invalid {
+                code: "invalid_name",
+                message: "a tenant name is 1 to 200 printable characters".into(),
+            });
+        }
+        let new = NewTenant {
+            slug,
+            name: name.to_string(),
+            policy: preset.policy(),
+            settings: TenantSettings::default(),
+        };
+        Ok(self.store.create_tenant(&new, self.clock.now()).await?)
+    }
+
+    /// Finds an account by its qualified name (`root` or `root/sub/…`).
+    pub async fn account_by_name(&self, tenant: &Tenant, name: &str) -> Result<Account, AppError> {
+        let name = if name.contains('/') {
+            QualifiedName::parse(name)?.to_string()
+        } else {
+            Username::parse(name)?.to_string()
+        };
+        self.store
+            .account_by_qualified_name(tenant.id, &name)
+            .await?
+            .ok_or_else(AppError::account_not_found)
+    }
+
+    /// Creates an account after checking its initial password against the
+    /// policy that will apply to it.
+    pub async fn create_account(&self, tenant: &Tenant, spec: AccountSpec) -> Result<Account, AppError> {
+        let username = Username::parse(&spec.username)?;
+        let email = spec.email.as_deref().map(Email::parse).transpose()?;
+        let phone = spec.phone.as_deref().map(Phone::parse).transpose()?;
+        let display_name = spec.display_name.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        if display_name
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 200 || d.chars().any(char::is_control))
+        {
+            return Err(AppError::Invalid {
+                code: "invalid_display_name",
+                message: "a display name is at most 200 printable characters".into(),
+            });
+        }
+        let (placement, lineage) = match (&spec.parent, spec.kind, spec.role) {
+            (None, Some(kind), None) => (Placement::Root(kind), Vec::new()),
+            (Some(parent), None, Some(role)) => {
+                let parent = self.account_by_name(tenant, parent).await.map_err(|e| match e {
+                    AppError::NotFound { .. } => AppError::NotFound {
+                        code: "parent_not_found",
+                        message: "the parent account does not exist",
+                    },
+                    other => other,
+                })?;
+                let lineage = self.store.lineage(&parent).await?;
+                (Placement::Sub { parent_id: parent.id, role }, lineage)
+            }
+            _ => {
+                return Err(AppError::Invalid {
+                    code: "invalid_placement",
+                    message: "a root account needs a kind (individual or enterprise) and no role; \
+                              a sub-account needs a parent and a role (admin or member)"
+                        .into(),
+                })
+            }
+        };
+        let password_hash = match &spec.password {
+            Some(password) => {
+                let policy = resolve_for(&tenant.policy, &lineage).policy;
+                let subject = Subject {
+                    username: Some(username.as_str()),
+                    email: email.as_ref(),
+                };
+                let violations = policy.check(password.expose(), subject);
+                if !violations.is_empty() {
+                    return Err(AppError::Policy(violations));
+                }
+                Some(self.hasher.hash(password.clone()).await?)
+            }
+            None => None,
+        };
+        let new = NewAccount {
+            tenant_id: tenant.id,
+            placement,
+            username,
+            display_name,
+            email_verified: email.is_some(),
+            email,
+            phone_verified: phone.is_some(),
+            phone,
+            password_hash,
+            must_change_password: spec.must_change_password,
+        };
+        Ok(self
+            .store
+            .create_account(&new, tenant.settings.max_accounts_per_contact, self.clock.now())
+            .await?)
+    }
+
+    /// The policy `account` must meet, and where each field comes from.
+    pub async fn effective_policy(&self, tenant: &Tenant, account: &Account) -> Result<Resolved, AppError> {
+        let lineage = self.store.lineage(account).await?;
+        Ok(resolve_for(&tenant.policy, &lineage))
+    }
+
+    /// Every violation of `password` for `account`, history included.
+    pub async fn check_new_password(
+        &self,
+        tenant: &Tenant,
+        account: &Account,
+        password: &Password,
+    ) -> Result<Vec<Violation>, AppError> {
+        let policy: PasswordPolicy = self.effective_policy(tenant, account).await?.policy;
+        let email = account.email_parsed();
+        let subject = Subject {
+            username: Some(&account.username),
+            email: email.as_ref(),
+        };
+        let mut violations = policy.check(password.expose(), subject);
+        if policy.history_depth > 0 {
+            let hashes = self.store.password_history(account.id, policy.history_depth).await?;
+            if self.hasher.matches_any(password.clone(), hashes).await? {
+                violations.push(Violation::Reused {
+                    depth: policy.history_depth,
+                });
+            }
+        }
+        Ok(violations)
+    }
+}
+
+fn resolve_for(base: &PasswordPolicy, lineage: &[Account]) -> Resolved {
+    let overrides: Vec<_> = lineage
+        .iter()
+        .filter_map(|a| a.policy_override.clone().map(|o| (a.id, o)))
+        .collect();
+    resolve(base, &overrides)
+}

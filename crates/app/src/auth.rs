@@ -1,0 +1,249 @@
+//! Login, sessions and the password change.
+//!
+//! Enumeration safety: an unknown account and a wrong password take the same
+//! steps — the same throttle reads and writes, one Argon2id verification
+//! (against a dummy hash when there is no account) — and give the same
+//! error, [`AppError::InvalidCredentials`].
+
+use std::net::IpAddr;
+
+use regain_domain::clock::Timestamp;
+use regain_domain::identifiers::LoginIdentifier;
+use regain_domain::password::Password;
+use regain_store::{Account, NewSession, Session, Tenant, ThrottleRule};
+
+use crate::tokens::{random_token, token_hash};
+use crate::{App, AppError};
+
+/// Who is calling, as far as the edge can tell.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The socket peer, or the forwarded address from a trusted proxy.
+    pub ip: IpAddr,
+    /// The User-Agent header, truncated.
+    pub user_agent: String,
+}
+
+/// A successful login.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The session token: returned once, stored only as a hash.
+    pub token: String,
+    /// When the session ends.
+    pub expires_at: Timestamp,
+    /// The account.
+    pub account: Account,
+}
+
+/// An authenticated request's session and account.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The session.
+    pub session: Session,
+    /// Its account, as stored now.
+    pub account: Account,
+}
+
+impl App {
+    fn login_rule(&self, max: u32) -> ThrottleRule {
+        ThrottleRule {
+            max_failures: max,
+            window_secs: i64::from(self.config.login.window_minutes) * 60,
+            lock_secs: i64::from(self.config.login.lock_minutes) * 60,
+        }
+    }
+
+    /// Logs in with any identifier form and a password.
+    pub async fn login(
+        &self,
+        tenant_slug: &str,
+        identifier: &str,
+        password: String,
+        client: &Client,
+    ) -> Result<LoggedIn, AppError> {
+        let tenant = self.tenant(tenant_slug).await?;
+        let identifier = LoginIdentifier::parse(identifier)?;
+        let password = Password::parse(password)?;
+        let now = self.clock.now();
+
+        let id_key = format!("login:id:{}:{}", tenant.id, identifier.throttle_key());
+        let ip_key = format!("login:ip:{}:{}", tenant.id, client.ip);
+        let account = self.find_login_account(&tenant, &identifier).await?;
+        // Unknown accounts get a stand-in key so both paths do the same work.
+        let account_key = match &account {
+            Some(a) => format!("login:acct:{}", a.id),
+            None => format!("{id_key}:none"),
+        };
+        for key in [&ip_key, &id_key, &account_key] {
+            if let Some(until) = self.store.throttle_locked_until(key, now).await? {
+                return Err(AppError::Throttled {
+                    retry_after: now.secs_until(until).max(1),
+                });
+            }
+        }
+
+        let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+        let verified = self.hasher.verify(password, hash).await?;
+        let Some(account) = account.filter(|_| verified.matches) else {
+            let per_account = self.login_rule(self.config.login.max_failures);
+            let per_ip = self.login_rule(self.config.login.ip_max_failures);
+            self.store.throttle_failure(&id_key, per_account, now).await?;
+            self.store.throttle_failure(&account_key, per_account, now).await?;
+            self.store.throttle_failure(&ip_key, per_ip, now).await?;
+            tracing::info!(tenant = %tenant.slug, ip = %client.ip, outcome = "failure", "login");
+            return Err(AppError::InvalidCredentials);
+        };
+        if account.disabled {
+            tracing::info!(tenant = %tenant.slug, account = account.id, outcome = "disabled", "login");
+            return Err(AppError::AccountDisabled);
+        }
+        let mut account = account;
+        if let (Some(new_hash), Some(old_hash)) = (&verified.rehashed, &account.password_hash) {
+            if self.store.rehash_password(account.id, old_hash, new_hash).await? {
+                account.password_hash = Some(new_hash.clone());
+                tracing::info!(account = account.id, "password rehashed with the current parameters");
+            }
+        }
+        self.store.throttle_clear(&id_key).await?;
+        self.store.throttle_clear(&account_key).await?;
+
+        let policy = self.effective_policy(&tenant, &account).await?.policy;
+        if let Some(changed) = account.password_changed_at {
+            if !account.must_change_password && policy.is_expired(changed, now) {
+                account.must_change_password = true;
+            }
+        }
+        let token = random_token()?;
+        let expires_at = now.plus_secs(i64::from(self.config.session.ttl_minutes) * 60);
+        let session = NewSession {
+            token_hash: token_hash(&token),
+            tenant_id: tenant.id,
+            account_id: account.id,
+            expires_at,
+            ip: client.ip.to_string(),
+            user_agent: client.user_agent.chars().take(256).collect(),
+        };
+        self.store.create_session(&session, now).await?;
+        tracing::info!(tenant = %tenant.slug, account = account.id, ip = %client.ip, outcome = "success", "login");
+        Ok(LoggedIn {
+            token,
+            expires_at,
+            account,
+        })
+    }
+
+    /// The one account an identifier names, if it names exactly one.
+    async fn find_login_account(
+        &self,
+        tenant: &Tenant,
+        identifier: &LoginIdentifier,
+    ) -> Result<Option<Account>, AppError> {
+        let found = match identifier {
+            LoginIdentifier::Username(u) => self.store.account_by_qualified_name(tenant.id, u.as_str()).await?,
+            LoginIdentifier::Qualified(q) => {
+                self.store
+                    .account_by_qualified_name(tenant.id, &q.to_string())
+                    .await?
+            }
+            // A contact bound to several accounts is no login identifier.
+            LoginIdentifier::Email(e) => single(self.store.accounts_by_verified_email(tenant.id, e, 2).await?),
+            LoginIdentifier::Phone(p) => single(self.store.accounts_by_verified_phone(tenant.id, p, 2).await?),
+        };
+        Ok(found)
+    }
+
+    /// Resolves a session token. The session must be live and of this
+    /// tenant, and the account enabled.
+    pub async fn authenticate(&self, tenant: &Tenant, token: &str) -> Result<Authenticated, AppError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(AppError::Unauthenticated);
+        }
+        let now = self.clock.now();
+        let session = self
+            .store
+            .live_session(&token_hash(token), now)
+            .await?
+            .filter(|s| s.tenant_id == tenant.id)
+            .ok_or(AppError::Unauthenticated)?;
+        let account = self
+            .store
+            .account(tenant.id, session.account_id)
+            .await?
+            .filter(|a| !a.disabled)
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(Authenticated { session, account })
+    }
+
+    /// Whether the account may use anything but the password change now.
+    pub async fn must_change_password(&self, tenant: &Tenant, account: &Account) -> Result<bool, AppError> {
+        if account.must_change_password {
+            return Ok(true);
+        }
+        let Some(changed) = account.password_changed_at else {
+            return Ok(false);
+        };
+        let policy = self.effective_policy(tenant, account).await?.policy;
+        Ok(policy.is_expired(changed, self.clock.now()))
+    }
+
+    /// Ends the session of `token`.
+    pub async fn logout(&self, tenant: &Tenant, token: &str) -> Result<(), AppError> {
+        let auth = self.authenticate(tenant, token).await?;
+        self.store.revoke_session(&auth.session.token_hash, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Changes the logged-in account's password: the current one must be
+    /// right, the new one must meet the policy (history included). Other
+    /// sessions of the account are revoked; this one stays.
+    pub async fn change_password(
+        &self,
+        tenant: &Tenant,
+        auth: &Authenticated,
+        current: String,
+        new: String,
+    ) -> Result<(), AppError> {
+        let current = Password::parse(current).map_err(|_| AppError::InvalidCredentials)?;
+        let new = Password::parse(new)?;
+        let now = self.clock.now();
+        let account = &auth.account;
+        let account_key = format!("login:acct:{}", account.id);
+        if let Some(until) = self.store.throttle_locked_until(&account_key, now).await? {
+            return Err(AppError::Throttled {
+                retry_after: now.secs_until(until).max(1),
+            });
+        }
+        let verified = self.hasher.verify(current, account.password_hash.clone()).await?;
+        if !verified.matches {
+            let rule = self.login_rule(self.config.login.max_failures);
+            self.store.throttle_failure(&account_key, rule, now).await?;
+            return Err(AppError::InvalidCredentials);
+        }
+        let violations = self.check_new_password(tenant, account, &new).await?;
+        if !violations.is_empty() {
+            return Err(AppError::Policy(violations));
+        }
+        let policy = self.effective_policy(tenant, account).await?.policy;
+        let hash = self.hasher.hash(new).await?;
+        self.store
+            .set_password(
+                account.id,
+                &hash,
+                false,
+                policy.history_depth,
+                Some(&auth.session.token_hash),
+                now,
+            )
+            .await?;
+        tracing::info!(tenant = %tenant.slug, account = account.id, "password changed");
+        Ok(())
+    }
+}
+
+fn single(mut accounts: Vec<Account>) -> Option<Account> {
+    if accounts.len() == 1 {
+        accounts.pop()
+    } else {
+        None
+    }
+}

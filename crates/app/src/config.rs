@@ -1,0 +1,354 @@
+//! Configuration: built-in defaults, then a TOML file, then `REGAIN_*`
+//! environment variables, each layer overriding the one before. With nothing
+//! set, Regain listens on 127.0.0.1:8080 and keeps everything in
+//! `./regain-data/`. Every setting is listed in the README.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of a Regain process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database, the secret key and the file outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means SQLite in `data_dir`.
+    pub database_url: String,
+    /// Most database connections this process opens.
+    pub database_max_connections: u32,
+    /// The base URL of every link the service sends. Never taken from
+    /// request headers. Empty means `http://{listen}`.
+    pub public_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDR blocks).
+    pub trusted_proxies: Vec<IpNet>,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// Argon2id parameters for new hashes.
+    pub argon2: Argon2Config,
+    /// The password-hashing pool.
+    pub hashing: HashingConfig,
+    /// Login sessions.
+    pub session: SessionConfig,
+    /// Failed-login throttling.
+    pub login: LoginConfig,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Memory in KiB (OWASP baseline 19456).
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+/// The bounded pool that runs Argon2id off the async executor.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashingConfig {
+    /// Hashing threads; 0 means one per core.
+    pub workers: usize,
+    /// Requests allowed to wait for a thread; beyond it the answer is 503.
+    pub queue: usize,
+}
+
+/// Login sessions.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Lifetime of a session.
+    pub ttl_minutes: u32,
+    /// Mark the session cookie `Secure`. Empty means: unless `public_url`
+    /// is plain http on a loopback address.
+    pub cookie_secure: Option<bool>,
+}
+
+/// Failed-login throttling per identifier, per account and per client IP.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Failures per identifier or account before a lock.
+    pub max_failures: u32,
+    /// Failures per client IP before a lock.
+    pub ip_max_failures: u32,
+    /// The counting window.
+    pub window_minutes: u32,
+    /// The lock's length.
+    pub lock_minutes: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("regain-data"),
+            database_url: String::new(),
+            database_max_connections: 16,
+            public_url: String::new(),
+            trusted_proxies: Vec::new(),
+            log_format: LogFormat::Text,
+            argon2: Argon2Config::default(),
+            hashing: HashingConfig::default(),
+            session: SessionConfig::default(),
+            login: LoginConfig::default(),
+        }
+    }
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Argon2Config {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        HashingConfig { workers: 0, queue: 128 }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            ttl_minutes: 12 * 60,
+            cookie_secure: None,
+        }
+    }
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            max_failures: 5,
+            ip_max_failures: 50,
+            window_minutes: 15,
+            lock_minutes: 15,
+        }
+    }
+}
+
+/// Environment variables and the setting each one overrides.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("REGAIN_LISTEN", "listen"),
+    ("REGAIN_DATA_DIR", "data_dir"),
+    ("REGAIN_DATABASE_URL", "database_url"),
+    ("REGAIN_DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    ("REGAIN_PUBLIC_URL", "public_url"),
+    ("REGAIN_TRUSTED_PROXIES", "trusted_proxies"),
+    ("REGAIN_LOG_FORMAT", "log_format"),
+    ("REGAIN_ARGON2_MEMORY_KIB", "argon2.memory_kib"),
+    ("REGAIN_ARGON2_ITERATIONS", "argon2.iterations"),
+    ("REGAIN_ARGON2_PARALLELISM", "argon2.parallelism"),
+    ("REGAIN_HASHING_WORKERS", "hashing.workers"),
+    ("REGAIN_HASHING_QUEUE", "hashing.queue"),
+    ("REGAIN_SESSION_TTL_MINUTES", "session.ttl_minutes"),
+    ("REGAIN_SESSION_COOKIE_SECURE", "session.cookie_secure"),
+    ("REGAIN_LOGIN_MAX_FAILURES", "login.max_failures"),
+    ("REGAIN_LOGIN_IP_MAX_FAILURES", "login.ip_max_failures"),
+    ("REGAIN_LOGIN_WINDOW_MINUTES", "login.window_minutes"),
+    ("REGAIN_LOGIN_LOCK_MINUTES", "login.lock_minutes"),
+];
+
+/// Settings whose environment value is a comma-separated list.
+const LIST_SETTINGS: &[&str] = &["trusted_proxies"];
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the environment as read
+    /// by `env`. Unknown keys and bad values are errors naming the setting.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the configuration file {}", path.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .with_context(|| format!("parsing the configuration file {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (var, key) in ENV_OVERRIDES {
+            if let Some(raw) = env(var) {
+                set_path(&mut table, key, env_value(key, &raw));
+            }
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration (check the file and the REGAIN_* variables)")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.public_url.is_empty()
+                || self.public_url.starts_with("http://")
+                || self.public_url.starts_with("https://"),
+            "public_url must start with http:// or https://"
+        );
+        anyhow::ensure!(self.argon2.memory_kib >= 8 * self.argon2.parallelism.max(1), "argon2.memory_kib is too small");
+        anyhow::ensure!(self.argon2.iterations >= 1, "argon2.iterations must be at least 1");
+        anyhow::ensure!(self.session.ttl_minutes >= 1, "session.ttl_minutes must be at least 1");
+        anyhow::ensure!(self.login.max_failures >= 1 && self.login.ip_max_failures >= 1, "login failure limits must be at least 1");
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or SQLite in `data_dir`.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("regain.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The public base URL in force, without a trailing slash.
+    pub fn effective_public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// Whether cookies get the `Secure` attribute.
+    pub fn cookie_secure(&self) -> bool {
+        self.session.cookie_secure.unwrap_or_else(|| {
+            let url = self.effective_public_url();
+            let Some(rest) = url.strip_prefix("http://") else {
+                return true;
+            };
+            let host = match rest.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => rest.split([':', '/']).next().unwrap_or_default(),
+            };
+            let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            !loopback
+        })
+    }
+
+    /// Whether `peer` is a trusted proxy.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+}
+
+fn env_value(key: &str, raw: &str) -> toml::Value {
+    if LIST_SETTINGS.contains(&key) {
+        return toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        );
+    }
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(raw.to_string())
+}
+
+fn set_path(table: &mut toml::Table, dotted: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = dotted.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut cursor = table;
+    for part in parts {
+        let entry = cursor
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        match entry {
+            toml::Value::Table(t) => cursor = t,
+            _ => return,
+        }
+    }
+    cursor.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.effective_database_url(), "sqlite://regain-data/regain.db?mode=rwc");
+        assert_eq!(c.effective_public_url(), "http://127.0.0.1:8080");
+        assert_eq!(c.argon2, Argon2Config { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert!(!c.cookie_secure(), "plain http on loopback relaxes Secure");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("regain.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\npublic_url = \"https://id.example.com/\"\n[argon2]\nmemory_kib = 65536\n[login]\nmax_failures = 3\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&path),
+            env(&[
+                ("REGAIN_LISTEN", "127.0.0.1:9100"),
+                ("REGAIN_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1/32"),
+                ("REGAIN_DATABASE_URL", "postgres://db/regain"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.argon2.memory_kib, 65536);
+        assert_eq!(c.login.max_failures, 3);
+        assert_eq!(c.effective_public_url(), "https://id.example.com");
+        assert_eq!(c.effective_database_url(), "postgres://db/regain");
+        assert!(c.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+        assert!(!c.is_trusted_proxy("11.1.2.3".parse().unwrap()));
+        assert!(c.cookie_secure());
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_the_setting() {
+        let err = Config::load(None, env(&[("REGAIN_LISTEN", "not an address")])).unwrap_err();
+        assert!(format!("{err:#}").contains("listen"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "lisen = \"x\"").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err();
+        assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+        assert!(Config::load(None, env(&[("REGAIN_PUBLIC_URL", "ftp://x")])).is_err());
+    }
+}

@@ -1,0 +1,487 @@
+//! Accounts: the tree, identifiers, contacts and password state.
+
+use regain_domain::account::{AccountKind, AccountNode, Position, Role};
+use regain_domain::clock::Timestamp;
+use regain_domain::identifiers::{Email, Phone, Username};
+use regain_domain::policy::overrides::PolicyOverride;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use crate::error::conflict_as;
+use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
+use crate::{Store, StoreError};
+
+/// Most password hashes kept per account, whatever a policy asks: bounds the
+/// history check's cost (each entry costs one Argon2id verification).
+pub const MAX_HISTORY: u32 = 24;
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// Internal id.
+    pub id: i64,
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// Parent account, `None` for a root.
+    pub parent_id: Option<i64>,
+    /// Ids from the root down to this account.
+    pub path: Vec<i64>,
+    /// Name among siblings.
+    pub username: String,
+    /// `root/sub/…` (just the username for a root).
+    pub qualified_name: String,
+    /// Root kind or sub-account role.
+    pub position: Position,
+    /// Optional human name.
+    pub display_name: Option<String>,
+    /// Bound email, as written to.
+    pub email: Option<String>,
+    /// Whether the email was verified.
+    pub email_verified: bool,
+    /// Bound phone, E.164.
+    pub phone: Option<String>,
+    /// Whether the phone was verified.
+    pub phone_verified: bool,
+    /// Argon2id PHC string; `None` until a password is set.
+    pub password_hash: Option<String>,
+    /// Login allows nothing but a password change until this is cleared.
+    pub must_change_password: bool,
+    /// When the password was last set.
+    pub password_changed_at: Option<Timestamp>,
+    /// A disabled account cannot log in or manage anyone.
+    pub disabled: bool,
+    /// This account's policy override for its subtree.
+    pub policy_override: Option<PolicyOverride>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl Account {
+    /// The facts management rights depend on.
+    pub fn node(&self) -> AccountNode {
+        AccountNode {
+            tenant_id: self.tenant_id,
+            path: self.path.clone(),
+            position: self.position,
+            disabled: self.disabled,
+        }
+    }
+
+    /// The bound email, parsed, if any.
+    pub fn email_parsed(&self) -> Option<Email> {
+        self.email.as_deref().and_then(|e| Email::parse(e).ok())
+    }
+}
+
+/// Where a new account goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Placement {
+    /// A new root account of this kind.
+    Root(AccountKind),
+    /// A sub-account under `parent_id` with `role`.
+    Sub {
+        /// The parent account.
+        parent_id: i64,
+        /// Role in the parent.
+        role: Role,
+    },
+}
+
+/// What is needed to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// Root or sub-account.
+    pub placement: Placement,
+    /// Name among siblings.
+    pub username: Username,
+    /// Optional human name.
+    pub display_name: Option<String>,
+    /// Email to bind.
+    pub email: Option<Email>,
+    /// Bind it as verified (an operator vouches for it).
+    pub email_verified: bool,
+    /// Phone to bind.
+    pub phone: Option<Phone>,
+    /// Bind it as verified.
+    pub phone_verified: bool,
+    /// Initial Argon2id hash.
+    pub password_hash: Option<String>,
+    /// Force a change at first login.
+    pub must_change_password: bool,
+}
+
+const COLUMNS: &str = "id, tenant_id, parent_id, path, username, qualified_name, kind, role, \
+    display_name, email, email_verified, phone, phone_verified, password_hash, \
+    must_change_password, password_changed_at, disabled, policy_override, created_at";
+
+fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("account {what}"));
+    let path_text = text(row, "path")?;
+    let path = AccountNode::parse_path(&path_text).ok_or_else(|| corrupt("path"))?;
+    let position = match (opt_text(row, "kind")?, opt_text(row, "role")?) {
+        (Some(k), None) => Position::Root(AccountKind::parse(&k).ok_or_else(|| corrupt("kind"))?),
+        (None, Some(r)) => Position::Sub(Role::parse(&r).ok_or_else(|| corrupt("role"))?),
+        _ => return Err(corrupt("position")),
+    };
+    let policy_override = opt_text(row, "policy_override")?
+        .map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|_| corrupt("policy override"))?;
+    Ok(Account {
+        id: int(row, "id")?,
+        tenant_id: int(row, "tenant_id")?,
+        parent_id: opt_int(row, "parent_id")?,
+        path,
+        username: text(row, "username")?,
+        qualified_name: text(row, "qualified_name")?,
+        position,
+        display_name: opt_text(row, "display_name")?,
+        email: opt_text(row, "email")?,
+        email_verified: flag(row, "email_verified")?,
+        phone: opt_text(row, "phone")?,
+        phone_verified: flag(row, "phone_verified")?,
+        password_hash: opt_text(row, "password_hash")?,
+        must_change_password: flag(row, "must_change_password")?,
+        password_changed_at: opt_int(row, "password_changed_at")?.map(Timestamp),
+        disabled: flag(row, "disabled")?,
+        policy_override,
+        created_at: Timestamp(int(row, "created_at")?),
+    })
+}
+
+async fn count_verified(
+    tx: &mut Transaction<'_, Any>,
+    tenant_id: i64,
+    column: &str,
+    value: &str,
+) -> Result<i64, StoreError> {
+    let verified = if column == "email_key" { "email_verified" } else { "phone_verified" };
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = $1 AND {column} = $2 AND {verified} = 1"
+    ))
+    .bind(tenant_id)
+    .bind(value)
+    .fetch_one(&mut **tx)
+    .await?;
+    int(&row, "n")
+}
+
+impl Store {
+    /// Creates an account in one transaction: places it in the tree, checks
+    /// the per-contact cap, and records the initial password in the history.
+    pub async fn create_account(
+        &self,
+        new: &NewAccount,
+        max_accounts_per_contact: u32,
+        now: Timestamp,
+    ) -> Result<Account, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (parent_path, qualified_name, kind, role) = match new.placement {
+            Placement::Root(kind) => (None, new.username.to_string(), Some(kind.as_str()), None),
+            Placement::Sub { parent_id, role } => {
+                let parent = sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id = $2"
+                ))
+                .bind(new.tenant_id)
+                .bind(parent_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("parent account"))?;
+                let parent = account_from_row(&parent)?;
+                let qualified = format!("{}/{}", parent.qualified_name, new.username);
+                (Some(parent.path), qualified, None, Some(role.as_str()))
+            }
+        };
+        let cap = i64::from(max_accounts_per_contact);
+        if let (Some(email), true) = (&new.email, new.email_verified) {
+            if count_verified(&mut tx, new.tenant_id, "email_key", &email.key()).await? >= cap {
+                return Err(StoreError::ContactLimit);
+            }
+        }
+        if let (Some(phone), true) = (&new.phone, new.phone_verified) {
+            if count_verified(&mut tx, new.tenant_id, "phone", phone.as_str()).await? >= cap {
+                return Err(StoreError::ContactLimit);
+            }
+        }
+        let parent_id = match new.placement {
+            Placement::Root(_) => None,
+            Placement::Sub { parent_id, .. } => Some(parent_id),
+        };
+        let row = sqlx::query(
+            "INSERT INTO accounts (tenant_id, parent_id, path, username, qualified_name, kind, role, \
+             display_name, email, email_key, email_verified, phone, phone_verified, password_hash, \
+             must_change_password, password_changed_at, created_at) \
+             VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(new.tenant_id)
+        .bind(parent_id)
+        .bind(new.username.as_str())
+        .bind(qualified_name.as_str())
+        .bind(kind)
+        .bind(role)
+        .bind(new.display_name.as_deref())
+        .bind(new.email.as_ref().map(Email::as_str))
+        .bind(new.email.as_ref().map(Email::key))
+        .bind(i64::from(new.email_verified))
+        .bind(new.phone.as_ref().map(Phone::as_str))
+        .bind(i64::from(new.phone_verified))
+        .bind(new.password_hash.as_deref())
+        .bind(i64::from(new.must_change_password))
+        .bind(new.password_hash.as_ref().map(|_| now.0))
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_as("username"))?;
+        let id = int(&row, "id")?;
+        let mut path = parent_path.unwrap_or_default();
+        path.push(id);
+        sqlx::query("UPDATE accounts SET path = $1 WHERE id = $2")
+            .bind(AccountNode::format_path(&path))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(hash) = &new.password_hash {
+            sqlx::query("INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(hash.as_str())
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        account_from_row(&row)
+    }
+
+    /// An account by id within a tenant.
+    pub async fn account(&self, tenant_id: i64, id: i64) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    /// An account by `root/sub/…` (or a root's username).
+    pub async fn account_by_qualified_name(
+        &self,
+        tenant_id: i64,
+        qualified_name: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND qualified_name = $2"
+        ))
+        .bind(tenant_id)
+        .bind(qualified_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    /// Accounts whose verified email is `email` (case-insensitive), at most `limit`.
+    pub async fn accounts_by_verified_email(
+        &self,
+        tenant_id: i64,
+        email: &Email,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        self.accounts_by_contact(tenant_id, "email_key", "email_verified", &email.key(), limit)
+            .await
+    }
+
+    /// Accounts whose verified phone is `phone`, at most `limit`.
+    pub async fn accounts_by_verified_phone(
+        &self,
+        tenant_id: i64,
+        phone: &Phone,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        self.accounts_by_contact(tenant_id, "phone", "phone_verified", phone.as_str(), limit)
+            .await
+    }
+
+    async fn accounts_by_contact(
+        &self,
+        tenant_id: i64,
+        column: &str,
+        verified: &str,
+        value: &str,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND {column} = $2 AND {verified} = 1 \
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(tenant_id)
+        .bind(value)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    /// Children of `parent_id` (roots when `None`), by id, after `after_id`.
+    pub async fn list_accounts(
+        &self,
+        tenant_id: i64,
+        parent_id: Option<i64>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        let parent_clause = if parent_id.is_some() { "parent_id = $4" } else { "parent_id IS NULL" };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id > $2 AND {parent_clause} \
+             ORDER BY id LIMIT $3"
+        );
+        let mut query = sqlx::query(&sql).bind(tenant_id).bind(after_id).bind(limit);
+        if let Some(parent_id) = parent_id {
+            query = query.bind(parent_id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    /// The account's ancestors and itself, root first: what policy
+    /// resolution and the management rights need.
+    pub async fn lineage(&self, account: &Account) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND ($2 || '/') LIKE (path || '/%') \
+             ORDER BY LENGTH(path)"
+        ))
+        .bind(account.tenant_id)
+        .bind(AccountNode::format_path(&account.path))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    /// Sets a new password in one transaction: the hash, the history entry
+    /// (trimmed to `keep_history`), the must-change flag, and the revocation
+    /// of every session of the account except `keep_session` (a token hash).
+    pub async fn set_password(
+        &self,
+        account_id: i64,
+        hash: &str,
+        must_change: bool,
+        keep_history: u32,
+        keep_session: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $1, must_change_password = $2, password_changed_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(hash)
+        .bind(i64::from(must_change))
+        .bind(now.0)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        sqlx::query("INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)")
+            .bind(account_id)
+            .bind(hash)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
+        sqlx::query(
+            "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
+             (SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)",
+        )
+        .bind(account_id)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL \
+             AND token_hash <> $3",
+        )
+        .bind(now.0)
+        .bind(account_id)
+        .bind(keep_session.unwrap_or(""))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the hash with an equivalent one under new parameters, only if
+    /// the password was not changed meanwhile. Returns whether it replaced.
+    pub async fn rehash_password(&self, account_id: i64, old_hash: &str, new_hash: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(new_hash)
+            .bind(account_id)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE password_history SET hash = $1 WHERE account_id = $2 AND hash = $3")
+            .bind(new_hash)
+            .bind(account_id)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The account's most recent password hashes, newest first.
+    pub async fn password_history(&self, account_id: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT hash FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(account_id)
+            .bind(i64::from(limit.min(MAX_HISTORY)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| text(r, "hash")).collect()
+    }
+
+    /// Sets or clears the policy override of an account's subtree.
+    pub async fn set_policy_override(
+        &self,
+        account_id: i64,
+        policy_override: Option<&PolicyOverride>,
+    ) -> Result<(), StoreError> {
+        let value = policy_override.filter(|o| !o.is_empty()).map(to_json).transpose()?;
+        let done = sqlx::query("UPDATE accounts SET policy_override = $1 WHERE id = $2")
+            .bind(value)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    /// Disables or enables an account; disabling revokes its sessions.
+    pub async fn set_disabled(&self, account_id: i64, disabled: bool, now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        if disabled {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+                .bind(now.0)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! Login sessions, stored by the SHA-256 of their token only.
+
+use regain_domain::clock::Timestamp;
+use sqlx::any::AnyRow;
+
+use crate::rows::{int, opt_int, text};
+use crate::{Store, StoreError};
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Hex SHA-256 of the token; the token itself is never stored.
+    pub token_hash: String,
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// The logged-in account.
+    pub account_id: i64,
+    /// When the session was created.
+    pub created_at: Timestamp,
+    /// When the account last proved its password in this session.
+    pub authenticated_at: Timestamp,
+    /// After this the session is dead.
+    pub expires_at: Timestamp,
+    /// Set when logged out or revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Client address at login.
+    pub ip: String,
+    /// Client's User-Agent at login (truncated).
+    pub user_agent: String,
+}
+
+/// What is needed to create a session.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// The logged-in account.
+    pub account_id: i64,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Client address.
+    pub ip: String,
+    /// Client's User-Agent.
+    pub user_agent: String,
+}
+
+const COLUMNS: &str =
+    "token_hash, tenant_id, account_id, created_at, authenticated_at, expires_at, revoked_at, ip, user_agent";
+
+fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        token_hash: text(row, "token_hash")?,
+        tenant_id: int(row, "tenant_id")?,
+        account_id: int(row, "account_id")?,
+        created_at: Timestamp(int(row, "created_at")?),
+        authenticated_at: Timestamp(int(row, "authenticated_at")?),
+        expires_at: Timestamp(int(row, "expires_at")?),
+        revoked_at: opt_int(row, "revoked_at")?.map(Timestamp),
+        ip: text(row, "ip")?,
+        user_agent: text(row, "user_agent")?,
+    })
+}
+
+impl Store {
+    /// Records a new session.
+    pub async fn create_session(&self, new: &NewSession, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, tenant_id, account_id, created_at, authenticated_at, \
+             expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        )
+        .bind(new.token_hash.as_str())
+        .bind(new.tenant_id)
+        .bind(new.account_id)
+        .bind(now.0)
+        .bind(new.expires_at.0)
+        .bind(new.ip.as_str())
+        .bind(new.user_agent.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A session that is neither revoked nor expired at `now`.
+    pub async fn live_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    /// Revokes one session; returns whether a live one was revoked.
+    pub async fn revoke_session(&self, token_hash: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(now.0)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes every live session of an account; returns how many.
+    pub async fn revoke_account_sessions(&self, account_id: i64, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+            .bind(now.0)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
