@@ -1,1 +1,47 @@
-//! placeholder
+//! Regain's HTTP edge: the JSON API under `/api/v1`, the health probes and
+//! the OpenAPI document, on axum.
+//!
+//! Handlers are thin: extract input, call one [`regain_app::App`] method,
+//! map the result. Every error leaves as `{"error": {"code", "message"}}`
+//! through [`error::ApiError`]; nothing below this crate knows about HTTP.
+#![deny(missing_docs)]
+
+mod api;
+mod client_ip;
+pub mod error;
+mod extract;
+mod health;
+mod layers;
+mod openapi;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::{Extension, Router};
+use regain_app::App;
+use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The name of the session cookie set at login.
+pub const SESSION_COOKIE: &str = "regain_session";
+
+/// Builds the whole application: routes, OpenAPI document and middleware.
+pub fn router(app: App) -> Router {
+    let (routes, doc) = OpenApiRouter::with_openapi(openapi::base())
+        .merge(health::router())
+        .merge(api::router())
+        .merge(openapi::router())
+        .split_for_parts();
+    layers::apply(routes.layer(Extension(Arc::new(doc))), app)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,150 @@
+//! `regain account create|list|show`.
+
+use clap::{Args, Subcommand};
+use regain_app::accounts::AccountSpec;
+use regain_app::{App, AppError};
+use regain_domain::account::{AccountKind, Position, Role};
+use regain_store::Account;
+
+use super::password_input::read_password;
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Create an account. The password is read from a prompt, or from the
+    /// first line of standard input when it is not a terminal.
+    Create(CreateArgs),
+    /// List a tenant's root accounts, or the children of --parent.
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Qualified name of the parent (root/sub…).
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Show one account by qualified name.
+    Show {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Qualified name (root or root/sub…).
+        name: String,
+    },
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// Username (unique among its siblings).
+    username: String,
+    /// Qualified name of the parent; omit for a root account.
+    #[arg(long)]
+    parent: Option<String>,
+    /// Kind of a root account: individual or enterprise.
+    #[arg(long, value_parser = ["individual", "enterprise"])]
+    kind: Option<String>,
+    /// Role of a sub-account: admin or member.
+    #[arg(long, value_parser = ["admin", "member"])]
+    role: Option<String>,
+    /// Human name.
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Email to bind, marked verified.
+    #[arg(long)]
+    email: Option<String>,
+    /// Phone to bind (international form), marked verified.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Create without a password (it cannot log in until one is set).
+    #[arg(long)]
+    no_password: bool,
+    /// Require a password change at first login.
+    #[arg(long)]
+    must_change_password: bool,
+}
+
+pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
+    match cmd {
+        AccountCommand::Create(args) => {
+            let tenant = app.tenant(&args.tenant).await.map_err(explain)?;
+            let password = if args.no_password { None } else { Some(read_password("Password")?) };
+            let mut kind = args.kind.as_deref().and_then(AccountKind::parse);
+            if args.parent.is_none() && kind.is_none() {
+                kind = Some(AccountKind::Individual);
+            }
+            let spec = AccountSpec {
+                parent: args.parent,
+                kind,
+                role: args.role.as_deref().and_then(Role::parse),
+                username: args.username,
+                display_name: args.display_name,
+                email: args.email,
+                phone: args.phone,
+                password,
+                must_change_password: args.must_change_password,
+            };
+            let account = app.create_account(&tenant, spec).await.map_err(explain)?;
+            println!("created {} (id {})", account.qualified_name, account.id);
+        }
+        AccountCommand::List { tenant, parent } => {
+            let tenant = app.tenant(&tenant).await.map_err(explain)?;
+            let parent_id = match parent {
+                Some(name) => Some(app.account_by_name(&tenant, &name).await.map_err(explain)?.id),
+                None => None,
+            };
+            let mut after = 0;
+            loop {
+                let page = app.store.list_accounts(tenant.id, parent_id, after, 500).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for a in &page {
+                    println!("{}\t{}\t{}", a.id, a.qualified_name, position(a));
+                }
+            }
+        }
+        AccountCommand::Show { tenant, name } => {
+            let tenant = app.tenant(&tenant).await.map_err(explain)?;
+            let a = app.account_by_name(&tenant, &name).await.map_err(explain)?;
+            println!("id:              {}", a.id);
+            println!("qualified name:  {}", a.qualified_name);
+            println!("position:        {}", position(&a));
+            println!("display name:    {}", a.display_name.as_deref().unwrap_or("-"));
+            println!("email:           {}", contact(a.email.as_deref(), a.email_verified));
+            println!("phone:           {}", contact(a.phone.as_deref(), a.phone_verified));
+            println!("password set:    {}", if a.password_hash.is_some() { "yes" } else { "no" });
+            println!("must change:     {}", if a.must_change_password { "yes" } else { "no" });
+            println!("disabled:        {}", if a.disabled { "yes" } else { "no" });
+        }
+    }
+    Ok(())
+}
+
+fn position(a: &Account) -> String {
+    match a.position {
+        Position::Root(k) => format!("root ({})", k.as_str()),
+        Position::Sub(r) => r.as_str().to_string(),
+    }
+}
+
+fn contact(value: Option<&str>, verified: bool) -> String {
+    match value {
+        Some(v) if verified => format!("{v} (verified)"),
+        Some(v) => format!("{v} (unverified)"),
+        None => "-".into(),
+    }
+}
+
+/// Turns a use-case error into an operator-readable message, listing every
+/// policy violation.
+pub fn explain(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Policy(violations) => {
+            let lines: Vec<String> = violations.iter().map(|v| format!("  - {} ({})", v.message(), v.code())).collect();
+            anyhow::anyhow!("the password does not meet the policy:\n{}", lines.join("\n"))
+        }
+        AppError::Internal(detail) => anyhow::anyhow!("internal error: {detail}"),
+        other => anyhow::anyhow!("{other} ({})", other.code()),
+    }
+}

@@ -1,0 +1,69 @@
+//! The command line: one module per command group.
+
+mod account;
+mod demo;
+mod password_input;
+mod serve;
+mod tenant;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::runtime;
+
+/// Regain: a self-hosted account service for regaining access safely.
+#[derive(Parser)]
+#[command(name = "regain", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). REGAIN_* environment variables override it.
+    #[arg(long, global = true, env = "REGAIN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (applies migrations first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create a demo tenant shaped like real deployments, and say how to log in.
+    Demo(demo::DemoArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = runtime::load_config(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            runtime::init_logging(&config, "info");
+            serve::run(config).await
+        }
+        Command::Migrate => {
+            runtime::init_logging(&config, "warn");
+            runtime::open_store(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo(args) => {
+            runtime::init_logging(&config, "warn");
+            demo::run(runtime::open_app(config).await?, args).await
+        }
+        Command::Tenant(cmd) => {
+            runtime::init_logging(&config, "warn");
+            tenant::run(runtime::open_app(config).await?, cmd).await
+        }
+        Command::Account(cmd) => {
+            runtime::init_logging(&config, "warn");
+            account::run(runtime::open_app(config).await?, cmd).await
+        }
+    }
+}

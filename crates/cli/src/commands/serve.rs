@@ -1,0 +1,49 @@
+//! `regain serve`: the HTTP service, until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use regain_app::config::Config;
+use tokio::net::TcpListener;
+
+use crate::runtime;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let app = runtime::open_app(config).await?;
+    let store = app.store.clone();
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        public_url = %app.config.effective_public_url(),
+        backend = ?store.backend(),
+        hashing_workers = app.hasher.workers(),
+        "regain is serving"
+    );
+    regain_http::serve(listener, app, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

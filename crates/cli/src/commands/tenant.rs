@@ -1,0 +1,42 @@
+//! `regain tenant create|list`.
+
+use clap::Subcommand;
+use regain_app::App;
+use regain_domain::policy::presets::Preset;
+
+use super::account::explain;
+
+#[derive(Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Address of the tenant (a-z, 0-9, '-').
+        slug: String,
+        /// Display name (defaults to the slug).
+        #[arg(long)]
+        name: Option<String>,
+        /// Default password policy: cloud, mail or nist.
+        #[arg(long, default_value = "nist")]
+        preset: String,
+    },
+    /// List tenants.
+    List,
+}
+
+pub async fn run(app: App, cmd: TenantCommand) -> anyhow::Result<()> {
+    match cmd {
+        TenantCommand::Create { slug, name, preset } => {
+            let preset = Preset::parse(&preset)
+                .ok_or_else(|| anyhow::anyhow!("unknown preset {preset:?}: use cloud, mail or nist"))?;
+            let name = name.unwrap_or_else(|| slug.clone());
+            let tenant = app.create_tenant(&slug, &name, preset).await.map_err(explain)?;
+            println!("created tenant {} ({}) with the {} policy", tenant.slug, tenant.name, preset.name());
+        }
+        TenantCommand::List => {
+            for t in app.store.list_tenants().await? {
+                println!("{}\t{}", t.slug, t.name);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The JSON API under `/api/v1`, one module per resource.
+
+mod password;
+mod sessions;
+mod views;
+
+use regain_app::App;
+use utoipa_axum::router::OpenApiRouter;
+
+pub(crate) fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new().merge(sessions::router()).merge(password::router())
+}
