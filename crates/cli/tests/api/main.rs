@@ -1,1 +1,14 @@
+//! Integration tests: the real server on a random port, spoken to over HTTP,
+//! on SQLite and (when REGAIN_TEST_DATABASE_URL is set) PostgreSQL.
 
+#[macro_use]
+mod helpers;
+
+mod cli;
+mod health;
+mod login;
+mod openapi;
+mod password;
+mod robustness;
+mod store_contract;
+mod throttling;

@@ -1,0 +1,172 @@
+//! The `regain` binary itself: the README's run command on embedded
+//! defaults, the operator commands, and logs free of secrets.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+
+const BIN: &str = env!("CARGO_BIN_EXE_regain");
+
+/// Runs `regain args…` in `cwd` with only `env` set, feeding `stdin`.
+fn regain(cwd: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing configured but a free port (the default 8080 may be taken).
+    let env = [("REGAIN_LISTEN", "127.0.0.1:0"), ("REGAIN_LOG", "debug")];
+    let demo = regain(dir.path(), &env, &["demo"], "");
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let out = text(&demo.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines.iter().position(|l| l.contains("password is:")).expect("the demo prints the password");
+    let password = lines[at + 2].trim().to_string();
+    assert!(out.contains("acme/mail/postmaster") && out.contains("alice/ci-bot"));
+
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env)
+        .stderr(Stdio::from(log))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = wait_for_address(&log_path);
+
+    let http = reqwest::Client::new();
+    let health = http.get(format!("http://{addr}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let res = http
+        .post(format!("http://{addr}/api/v1/t/demo/sessions"))
+        .json(&json!({"identifier": "acme/bob", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    let res = http
+        .get(format!("http://{addr}/api/v1/t/demo/sessions/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let wrong = http
+        .post(format!("http://{addr}/api/v1/t/demo/sessions"))
+        .json(&json!({"identifier": "alice", "password": "Not-the-right-one-9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    // Everything lives in ./regain-data; the key is private.
+    let data = dir.path().join("regain-data");
+    assert!(data.join("regain.db").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("secret.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // SIGTERM stops it gracefully.
+    let killed = Command::new("kill").arg(server.id().to_string()).status().unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "graceful exit, got {status}");
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.contains("login") && logs.contains("outcome"), "the run was logged");
+    for secret in [password.as_str(), token.as_str(), "Not-the-right-one-9"] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs");
+    }
+    let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    assert!(!logs.contains(key.trim()));
+}
+
+fn wait_for_address(log: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(file) = std::fs::File::open(log) {
+            for line in BufReader::new(file).lines().map_while(Result::ok) {
+                if line.contains("regain is serving") {
+                    let rest = line.split("address=").nth(1).unwrap();
+                    return rest.split_whitespace().next().unwrap().to_string();
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+backend_tests! {
+    async fn operator_commands_create_and_show_accounts(backend: Backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = backend.fresh_url(dir.path()).await;
+        let data = dir.path().join("data");
+        let env = [("REGAIN_DATABASE_URL", url.as_str()), ("REGAIN_DATA_DIR", data.to_str().unwrap())];
+        let run = |args: &[&str], stdin: &str| regain(dir.path(), &env, args, stdin);
+
+        let out = run(&["migrate"], "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = run(&["tenant", "create", "shop", "--name", "Shop", "--preset", "mail"], "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = run(&["tenant", "create", "shop"], "");
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("already taken"), "{}", text(&out.stderr));
+
+        let out = run(&["account", "create", "--tenant", "shop", "owner", "--kind", "enterprise", "--email", "Owner@Shop.Example"], "Sh0p-Boss-pass1\n");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("created owner"));
+
+        let out = run(&["account", "create", "--tenant", "shop", "--parent", "owner", "--role", "admin", "clerk"], "weak\n");
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(err.contains("too_short") && err.contains("too_few_classes"), "{err}");
+        assert!(!err.contains("weak\n") && !err.contains(": weak"), "the password is not echoed");
+
+        let out = run(&["account", "create", "--tenant", "shop", "--parent", "owner", "--role", "admin", "clerk", "--must-change-password"], "Cl3rk-Temp-pass\n");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+
+        let out = run(&["account", "list", "--tenant", "shop"], "");
+        assert_eq!(text(&out.stdout).lines().count(), 1);
+        assert!(text(&out.stdout).contains("owner\troot (enterprise)"));
+        let out = run(&["account", "list", "--tenant", "shop", "--parent", "owner"], "");
+        assert!(text(&out.stdout).contains("owner/clerk\tadmin"));
+
+        let out = run(&["account", "show", "--tenant", "shop", "owner/clerk"], "");
+        let shown = text(&out.stdout);
+        assert!(shown.contains("must change:     yes"), "{shown}");
+        let out = run(&["account", "show", "--tenant", "shop", "owner"], "");
+        assert!(text(&out.stdout).contains("Owner@shop.example (verified)"));
+        let out = run(&["account", "show", "--tenant", "shop", "nobody"], "");
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("account_not_found"));
+
+        let out = run(&["tenant", "list"], "");
+        assert!(text(&out.stdout).contains("shop\tShop"));
+    }
+}

@@ -1,0 +1,254 @@
+//! `TestApp`: a fresh database and a real server per test.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use regain_app::accounts::AccountSpec;
+use regain_app::config::Config;
+use regain_app::secret_key::SecretKey;
+use regain_app::App;
+use regain_domain::account::{AccountKind, Role};
+use regain_domain::clock::{ManualClock, Timestamp};
+use regain_domain::password::Password;
+use regain_domain::policy::presets::Preset;
+use regain_store::{Account, Store, Tenant};
+use serde_json::{json, Value};
+
+/// Runs each listed test once per backend: `sqlite::name` and `postgres::name`.
+macro_rules! backend_tests {
+    ($(
+        $(#[$meta:meta])*
+        async fn $name:ident($backend:ident: Backend) $body:block
+    )*) => {
+        $(
+            $(#[$meta])*
+            async fn $name($backend: $crate::helpers::Backend) $body
+        )*
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Which database a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL from REGAIN_TEST_DATABASE_URL. Without it the PostgreSQL
+    /// variants are skipped, except under CI, where skipping would hide a
+    /// broken backend.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("REGAIN_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but REGAIN_TEST_DATABASE_URL is not set")
+            }
+            _ => {
+                eprintln!("skipped: set REGAIN_TEST_DATABASE_URL to run the PostgreSQL variant");
+                None
+            }
+        }
+    }
+
+    /// A database URL for a fresh, empty database of this backend. `dir`
+    /// holds the SQLite file; PostgreSQL gets a new schema.
+    pub async fn fresh_url(&self, dir: &std::path::Path) -> String {
+        match self {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("regain.db").display()),
+            Backend::Postgres(base) => {
+                use sqlx::Connection;
+                let schema = format!("t_{}", random_hex(8));
+                let mut conn = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{sep}options=-c%20search_path%3D{schema}")
+            }
+        }
+    }
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A running server with its own database and a clock the test controls.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    pub tenant: Tenant,
+    _dir: tempfile::TempDir,
+}
+
+/// The password given to accounts created by [`TestApp::account`].
+pub const PASSWORD: &str = "Tulip-ferry-42";
+
+pub const START: Timestamp = Timestamp(1_800_000_000);
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `tweak`; the tenant `acme` exists
+    /// with the cloud preset.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            database_url: backend.fresh_url(dir.path()).await,
+            ..Config::default()
+        };
+        config.hashing.workers = 2;
+        tweak(&mut config);
+        let store = Store::connect(&config.effective_database_url(), 8).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock = Arc::new(ManualClock::new(START));
+        let secret = SecretKey::from_hex(&random_hex(32)).unwrap();
+        let app = App::new(store, clock.clone(), config, secret).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = app.clone();
+        tokio::spawn(async move {
+            regain_http::serve(listener, served, std::future::pending()).await.unwrap();
+        });
+        let tenant = app.create_tenant("acme", "Acme", Preset::Cloud).await.unwrap();
+        TestApp {
+            addr,
+            app,
+            clock,
+            http: reqwest::Client::new(),
+            tenant,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Creates an account: `name` is `root` or `parent/.../child`; roots are
+    /// enterprises, sub-accounts members. Password [`PASSWORD`].
+    pub async fn account(&self, name: &str, email: Option<&str>, phone: Option<&str>) -> Account {
+        self.account_in(&self.tenant, name, email, phone, false).await
+    }
+
+    pub async fn account_in(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        must_change: bool,
+    ) -> Account {
+        let (parent, username) = match name.rsplit_once('/') {
+            Some((p, u)) => (Some(p.to_string()), u.to_string()),
+            None => (None, name.to_string()),
+        };
+        let root = parent.is_none();
+        let spec = AccountSpec {
+            parent,
+            kind: root.then_some(AccountKind::Enterprise),
+            role: (!root).then_some(Role::Member),
+            username,
+            display_name: None,
+            email: email.map(String::from),
+            phone: phone.map(String::from),
+            password: Some(Password::parse(PASSWORD.into()).unwrap()),
+            must_change_password: must_change,
+        };
+        self.app.create_account(tenant, spec).await.unwrap()
+    }
+
+    /// POST /sessions; returns (status, body, headers).
+    pub async fn login(&self, identifier: &str, password: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.login_from(identifier, password, None).await
+    }
+
+    pub async fn login_from(
+        &self,
+        identifier: &str,
+        password: &str,
+        forwarded_for: Option<&str>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/api/v1/t/{}/sessions", self.tenant.slug)))
+            .json(&json!({"identifier": identifier, "password": password}));
+        if let Some(xff) = forwarded_for {
+            req = req.header("x-forwarded-for", xff);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body, headers)
+    }
+
+    /// Logs in and returns the session token.
+    pub async fn token(&self, identifier: &str, password: &str) -> String {
+        let (status, body, _) = self.login(identifier, password).await;
+        assert_eq!(status, 201, "login failed: {body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// GET sessions/current with a bearer token.
+    pub async fn current(&self, token: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(self.url(&format!("/api/v1/t/{}/sessions/current", self.tenant.slug)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST /password with a bearer token.
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .post(self.url(&format!("/api/v1/t/{}/password", self.tenant.slug)))
+            .bearer_auth(token)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The codes of a policy-violation answer.
+pub fn violation_codes(body: &Value) -> Vec<String> {
+    body["error"]["violations"]
+        .as_array()
+        .map(|vs| vs.iter().map(|v| v["code"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,47 @@
+//! The OpenAPI document lists every endpoint the server answers.
+
+use std::collections::BTreeSet;
+
+use crate::helpers::TestApp;
+
+backend_tests! {
+    async fn the_document_lists_every_endpoint(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        let res = t.http.get(t.url("/api/v1/openapi.json")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let doc: serde_json::Value = res.json().await.unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let mut operations = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} documents its responses");
+                operations.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+        let expected: BTreeSet<String> = [
+            "GET /healthz",
+            "GET /readyz",
+            "GET /api/v1/openapi.json",
+            "POST /api/v1/t/{tenant}/sessions",
+            "GET /api/v1/t/{tenant}/sessions/current",
+            "DELETE /api/v1/t/{tenant}/sessions/current",
+            "POST /api/v1/t/{tenant}/password",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(operations, expected);
+        // Every documented operation is actually served (no 404 fallback).
+        for op in &expected {
+            let (method, path) = op.split_once(' ').unwrap();
+            let url = t.url(&path.replace("{tenant}", "acme"));
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let res = t.http.request(method, url).send().await.unwrap();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            assert_ne!(body["error"]["code"], "not_found", "{op}");
+        }
+    }
+}

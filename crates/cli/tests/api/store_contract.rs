@@ -1,0 +1,198 @@
+//! The storage contract, run identically on both backends.
+
+use regain_domain::account::{AccountKind, Role};
+use regain_domain::clock::Timestamp;
+use regain_domain::identifiers::{Email, Phone, TenantSlug, Username};
+use regain_domain::policy::overrides::{PolicyOverride, Source};
+use regain_domain::policy::presets::Preset;
+use regain_domain::tenant::TenantSettings;
+use regain_store::{NewAccount, NewTenant, Placement, Store, StoreError, ThrottleRule};
+
+use crate::helpers::{Backend, TestApp};
+
+fn new_account(tenant_id: i64, placement: Placement, username: &str) -> NewAccount {
+    NewAccount {
+        tenant_id,
+        placement,
+        username: Username::parse(username).unwrap(),
+        display_name: None,
+        email: None,
+        email_verified: false,
+        phone: None,
+        phone_verified: false,
+        password_hash: Some(format!("hash-of-{username}")),
+        must_change_password: false,
+    }
+}
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+async fn store(backend: Backend) -> (Store, i64, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&backend.fresh_url(dir.path()).await, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap(); // idempotent
+    let tenant = NewTenant {
+        slug: TenantSlug::parse("acme").unwrap(),
+        name: "Acme".into(),
+        policy: Preset::Cloud.policy(),
+        settings: TenantSettings::default(),
+    };
+    let t = store.create_tenant(&tenant, NOW).await.unwrap();
+    (store, t.id, dir)
+}
+
+backend_tests! {
+    async fn tenant_slugs_are_unique(backend: Backend) {
+        let (store, _, _dir) = store(backend).await;
+        let dup = NewTenant {
+            slug: TenantSlug::parse("acme").unwrap(),
+            name: "Again".into(),
+            policy: Preset::Nist.policy(),
+            settings: TenantSettings::default(),
+        };
+        assert!(matches!(store.create_tenant(&dup, NOW).await, Err(StoreError::Conflict("tenant slug"))));
+        let found = store.tenant_by_slug("acme").await.unwrap().unwrap();
+        assert_eq!(found.name, "Acme");
+        assert_eq!(found.policy, Preset::Cloud.policy());
+        assert!(store.tenant_by_slug("nope").await.unwrap().is_none());
+    }
+
+    async fn usernames_are_unique_among_siblings_only(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let ent = Placement::Root(AccountKind::Enterprise);
+        let a = store.create_account(&new_account(tid, ent, "a"), 5, NOW).await.unwrap();
+        let b = store.create_account(&new_account(tid, ent, "b"), 5, NOW).await.unwrap();
+        assert!(matches!(store.create_account(&new_account(tid, ent, "a"), 5, NOW).await, Err(StoreError::Conflict("username"))));
+        let under = |parent_id| Placement::Sub { parent_id, role: Role::Member };
+        let a_bob = store.create_account(&new_account(tid, under(a.id), "bob"), 5, NOW).await.unwrap();
+        store.create_account(&new_account(tid, under(b.id), "bob"), 5, NOW).await.unwrap();
+        assert!(matches!(store.create_account(&new_account(tid, under(a.id), "bob"), 5, NOW).await, Err(StoreError::Conflict("username"))));
+        let deep = store.create_account(&new_account(tid, under(a_bob.id), "x"), 5, NOW).await.unwrap();
+        assert_eq!(deep.qualified_name, "a/bob/x");
+        assert_eq!(deep.path, vec![a.id, a_bob.id, deep.id]);
+        assert_eq!(deep.parent_id, Some(a_bob.id));
+        let found = store.account_by_qualified_name(tid, "a/bob/x").await.unwrap().unwrap();
+        assert_eq!(found, deep);
+        let lineage: Vec<i64> = store.lineage(&deep).await.unwrap().iter().map(|x| x.id).collect();
+        assert_eq!(lineage, vec![a.id, a_bob.id, deep.id]);
+        assert!(matches!(
+            store.create_account(&new_account(tid, under(999_999), "orphan"), 5, NOW).await,
+            Err(StoreError::NotFound("parent account"))
+        ));
+        let roots: Vec<String> = store.list_accounts(tid, None, 0, 10).await.unwrap().into_iter().map(|x| x.qualified_name).collect();
+        assert_eq!(roots, ["a", "b"]);
+        let children = store.list_accounts(tid, Some(a.id), 0, 10).await.unwrap();
+        assert_eq!(children.len(), 1);
+        let page = store.list_accounts(tid, None, a.id, 10).await.unwrap();
+        assert_eq!(page.len(), 1, "paging continues after the last id");
+    }
+
+    async fn a_failed_creation_leaves_nothing_behind(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let ent = Placement::Root(AccountKind::Enterprise);
+        let a = store.create_account(&new_account(tid, ent, "a"), 5, NOW).await.unwrap();
+        assert!(store.create_account(&new_account(tid, ent, "a"), 5, NOW).await.is_err());
+        assert_eq!(store.list_accounts(tid, None, 0, 10).await.unwrap().len(), 1);
+        assert_eq!(store.password_history(a.id, 24).await.unwrap(), ["hash-of-a"]);
+    }
+
+    async fn verified_contacts_are_capped_per_tenant(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let ent = Placement::Root(AccountKind::Individual);
+        let email = Email::parse("same@example.com").unwrap();
+        let phone = Phone::parse("+8613800000001").unwrap();
+        for i in 0..3 {
+            let mut n = new_account(tid, ent, &format!("p{i}"));
+            n.email = Some(email.clone());
+            n.email_verified = true;
+            n.phone = Some(phone.clone());
+            n.phone_verified = true;
+            store.create_account(&n, 3, NOW).await.unwrap();
+        }
+        let mut over = new_account(tid, ent, "p3");
+        over.email = Some(Email::parse("SAME@example.com").unwrap());
+        over.email_verified = true;
+        assert!(matches!(store.create_account(&over, 3, NOW).await, Err(StoreError::ContactLimit)));
+        let mut over = new_account(tid, ent, "p4");
+        over.phone = Some(phone.clone());
+        over.phone_verified = true;
+        assert!(matches!(store.create_account(&over, 3, NOW).await, Err(StoreError::ContactLimit)));
+        let mut unverified = new_account(tid, ent, "p5");
+        unverified.email = Some(email.clone());
+        store.create_account(&unverified, 3, NOW).await.unwrap();
+        assert_eq!(store.accounts_by_verified_email(tid, &email, 10).await.unwrap().len(), 3);
+        assert_eq!(store.accounts_by_verified_phone(tid, &phone, 10).await.unwrap().len(), 3);
+    }
+
+    async fn setting_a_password_is_one_transaction_with_history_and_revocation(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let a = store
+            .create_account(&new_account(tid, Placement::Root(AccountKind::Enterprise), "a"), 5, NOW)
+            .await
+            .unwrap();
+        for (hash, token) in [("h1", "s1"), ("h2", "s2")] {
+            let _ = hash;
+            let s = regain_store::NewSession {
+                token_hash: token.into(),
+                tenant_id: tid,
+                account_id: a.id,
+                expires_at: NOW.plus_secs(3600),
+                ip: "127.0.0.1".into(),
+                user_agent: String::new(),
+            };
+            store.create_session(&s, NOW).await.unwrap();
+        }
+        for h in ["h1", "h2", "h3", "h4"] {
+            store.set_password(a.id, h, false, 3, Some("s2"), NOW).await.unwrap();
+        }
+        assert_eq!(store.password_history(a.id, 24).await.unwrap(), ["h4", "h3", "h2"]);
+        let stored = store.account(tid, a.id).await.unwrap().unwrap();
+        assert_eq!(stored.password_hash.as_deref(), Some("h4"));
+        assert_eq!(stored.password_changed_at, Some(NOW));
+        assert!(store.live_session("s1", NOW).await.unwrap().is_none());
+        assert!(store.live_session("s2", NOW).await.unwrap().is_some());
+        assert!(store.live_session("s2", NOW.plus_secs(3600)).await.unwrap().is_none(), "expired");
+        assert!(matches!(store.set_password(999_999, "h", false, 3, None, NOW).await, Err(StoreError::NotFound(_))));
+        assert!(store.rehash_password(a.id, "h4", "h4b").await.unwrap());
+        assert!(!store.rehash_password(a.id, "h4", "h4c").await.unwrap(), "compare-and-set");
+        assert_eq!(store.password_history(a.id, 1).await.unwrap(), ["h4b"]);
+    }
+
+    async fn throttles_lock_and_restart(backend: Backend) {
+        let (store, _, _dir) = store(backend).await;
+        let rule = ThrottleRule { max_failures: 3, window_secs: 60, lock_secs: 300 };
+        assert_eq!(store.throttle_failure("k", rule, NOW).await.unwrap(), None);
+        assert_eq!(store.throttle_failure("k", rule, NOW.plus_secs(1)).await.unwrap(), None);
+        // a window that ran out starts the count again
+        assert_eq!(store.throttle_failure("k", rule, NOW.plus_secs(61)).await.unwrap(), None);
+        assert_eq!(store.throttle_failure("k", rule, NOW.plus_secs(62)).await.unwrap(), None);
+        let until = store.throttle_failure("k", rule, NOW.plus_secs(63)).await.unwrap();
+        assert_eq!(until, Some(NOW.plus_secs(363)));
+        assert_eq!(store.throttle_locked_until("k", NOW.plus_secs(100)).await.unwrap(), until);
+        assert_eq!(store.throttle_locked_until("k", NOW.plus_secs(363)).await.unwrap(), None);
+        assert_eq!(store.throttle_locked_until("other", NOW).await.unwrap(), None);
+        store.throttle_clear("k").await.unwrap();
+        assert_eq!(store.throttle_locked_until("k", NOW.plus_secs(100)).await.unwrap(), None);
+    }
+
+    async fn the_nearest_override_wins_field_by_field(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        let root = t.account("acme", None, None).await;
+        let mail = t.account("acme/mail", None, None).await;
+        let dave = t.account("acme/mail/dave", None, None).await;
+        t.app.store.set_policy_override(root.id, Some(&PolicyOverride { min_length: Some(10), history_depth: Some(4), ..Default::default() })).await.unwrap();
+        t.app.store.set_policy_override(mail.id, Some(&PolicyOverride { min_length: Some(12), ..Default::default() })).await.unwrap();
+        let dave = t.app.store.account(t.tenant.id, dave.id).await.unwrap().unwrap();
+        let r = t.app.effective_policy(&t.tenant, &dave).await.unwrap();
+        assert_eq!(r.policy.min_length, 12);
+        assert_eq!(r.policy.history_depth, 4);
+        assert_eq!(r.policy.max_length, 128);
+        assert_eq!(r.sources["min_length"], Source::Account { account_id: mail.id });
+        assert_eq!(r.sources["history_depth"], Source::Account { account_id: root.id });
+        assert_eq!(r.sources["max_length"], Source::Tenant);
+        t.app.store.set_policy_override(mail.id, None).await.unwrap();
+        let r = t.app.effective_policy(&t.tenant, &dave).await.unwrap();
+        assert_eq!(r.policy.min_length, 10);
+    }
+}
