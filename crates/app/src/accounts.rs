@@ -45,7 +45,12 @@ impl App {
     }
 
     /// Creates a tenant whose default policy is `preset`.
-    pub async fn create_tenant(&self, slug: &str, name: &str, preset: Preset) -> Result<Tenant, AppError> {
+    pub async fn create_tenant(
+        &self,
+        slug: &str,
+        name: &str,
+        preset: Preset,
+    ) -> Result<Tenant, AppError> {
         let slug = TenantSlug::parse(slug)?;
         let name = name.trim();
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
@@ -78,11 +83,18 @@ impl App {
 
     /// Creates an account after checking its initial password against the
     /// policy that will apply to it.
-    pub async fn create_account(&self, tenant: &Tenant, spec: AccountSpec) -> Result<Account, AppError> {
+    pub async fn create_account(
+        &self,
+        tenant: &Tenant,
+        spec: AccountSpec,
+    ) -> Result<Account, AppError> {
         let username = Username::parse(&spec.username)?;
         let email = spec.email.as_deref().map(Email::parse).transpose()?;
         let phone = spec.phone.as_deref().map(Phone::parse).transpose()?;
-        let display_name = spec.display_name.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        let display_name = spec
+            .display_name
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty());
         if display_name
             .as_ref()
             .is_some_and(|d| d.chars().count() > 200 || d.chars().any(char::is_control))
@@ -95,15 +107,24 @@ impl App {
         let (placement, lineage) = match (&spec.parent, spec.kind, spec.role) {
             (None, Some(kind), None) => (Placement::Root(kind), Vec::new()),
             (Some(parent), None, Some(role)) => {
-                let parent = self.account_by_name(tenant, parent).await.map_err(|e| match e {
-                    AppError::NotFound { .. } => AppError::NotFound {
-                        code: "parent_not_found",
-                        message: "the parent account does not exist",
-                    },
-                    other => other,
-                })?;
+                let parent = self
+                    .account_by_name(tenant, parent)
+                    .await
+                    .map_err(|e| match e {
+                        AppError::NotFound { .. } => AppError::NotFound {
+                            code: "parent_not_found",
+                            message: "the parent account does not exist",
+                        },
+                        other => other,
+                    })?;
                 let lineage = self.store.lineage(&parent).await?;
-                (Placement::Sub { parent_id: parent.id, role }, lineage)
+                (
+                    Placement::Sub {
+                        parent_id: parent.id,
+                        role,
+                    },
+                    lineage,
+                )
             }
             _ => {
                 return Err(AppError::Invalid {
@@ -143,12 +164,20 @@ impl App {
         };
         Ok(self
             .store
-            .create_account(&new, tenant.settings.max_accounts_per_contact, self.clock.now())
+            .create_account(
+                &new,
+                tenant.settings.max_accounts_per_contact,
+                self.clock.now(),
+            )
             .await?)
     }
 
     /// The policy `account` must meet, and where each field comes from.
-    pub async fn effective_policy(&self, tenant: &Tenant, account: &Account) -> Result<Resolved, AppError> {
+    pub async fn effective_policy(
+        &self,
+        tenant: &Tenant,
+        account: &Account,
+    ) -> Result<Resolved, AppError> {
         let lineage = self.store.lineage(account).await?;
         Ok(resolve_for(&tenant.policy, &lineage))
     }
@@ -168,7 +197,10 @@ impl App {
         };
         let mut violations = policy.check(password.expose(), subject);
         if policy.history_depth > 0 {
-            let hashes = self.store.password_history(account.id, policy.history_depth).await?;
+            let hashes = self
+                .store
+                .password_history(account.id, policy.history_depth)
+                .await?;
             if self.hasher.matches_any(password.clone(), hashes).await? {
                 violations.push(Violation::Reused {
                     depth: policy.history_depth,

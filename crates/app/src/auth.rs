@@ -87,8 +87,12 @@ impl App {
         let Some(account) = account.filter(|_| verified.matches) else {
             let per_account = self.login_rule(self.config.login.max_failures);
             let per_ip = self.login_rule(self.config.login.ip_max_failures);
-            self.store.throttle_failure(&id_key, per_account, now).await?;
-            self.store.throttle_failure(&account_key, per_account, now).await?;
+            self.store
+                .throttle_failure(&id_key, per_account, now)
+                .await?;
+            self.store
+                .throttle_failure(&account_key, per_account, now)
+                .await?;
             self.store.throttle_failure(&ip_key, per_ip, now).await?;
             tracing::info!(tenant = %tenant.slug, ip = %client.ip, outcome = "failure", "login");
             return Err(AppError::InvalidCredentials);
@@ -99,9 +103,16 @@ impl App {
         }
         let mut account = account;
         if let (Some(new_hash), Some(old_hash)) = (&verified.rehashed, &account.password_hash) {
-            if self.store.rehash_password(account.id, old_hash, new_hash).await? {
+            if self
+                .store
+                .rehash_password(account.id, old_hash, new_hash)
+                .await?
+            {
                 account.password_hash = Some(new_hash.clone());
-                tracing::info!(account = account.id, "password rehashed with the current parameters");
+                tracing::info!(
+                    account = account.id,
+                    "password rehashed with the current parameters"
+                );
             }
         }
         self.store.throttle_clear(&id_key).await?;
@@ -139,22 +150,38 @@ impl App {
         identifier: &LoginIdentifier,
     ) -> Result<Option<Account>, AppError> {
         let found = match identifier {
-            LoginIdentifier::Username(u) => self.store.account_by_qualified_name(tenant.id, u.as_str()).await?,
+            LoginIdentifier::Username(u) => {
+                self.store
+                    .account_by_qualified_name(tenant.id, u.as_str())
+                    .await?
+            }
             LoginIdentifier::Qualified(q) => {
                 self.store
                     .account_by_qualified_name(tenant.id, &q.to_string())
                     .await?
             }
             // A contact bound to several accounts is no login identifier.
-            LoginIdentifier::Email(e) => single(self.store.accounts_by_verified_email(tenant.id, e, 2).await?),
-            LoginIdentifier::Phone(p) => single(self.store.accounts_by_verified_phone(tenant.id, p, 2).await?),
+            LoginIdentifier::Email(e) => single(
+                self.store
+                    .accounts_by_verified_email(tenant.id, e, 2)
+                    .await?,
+            ),
+            LoginIdentifier::Phone(p) => single(
+                self.store
+                    .accounts_by_verified_phone(tenant.id, p, 2)
+                    .await?,
+            ),
         };
         Ok(found)
     }
 
     /// Resolves a session token. The session must be live and of this
     /// tenant, and the account enabled.
-    pub async fn authenticate(&self, tenant: &Tenant, token: &str) -> Result<Authenticated, AppError> {
+    pub async fn authenticate(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+    ) -> Result<Authenticated, AppError> {
         if token.is_empty() || token.len() > 128 {
             return Err(AppError::Unauthenticated);
         }
@@ -175,7 +202,11 @@ impl App {
     }
 
     /// Whether the account may use anything but the password change now.
-    pub async fn must_change_password(&self, tenant: &Tenant, account: &Account) -> Result<bool, AppError> {
+    pub async fn must_change_password(
+        &self,
+        tenant: &Tenant,
+        account: &Account,
+    ) -> Result<bool, AppError> {
         if account.must_change_password {
             return Ok(true);
         }
@@ -189,7 +220,9 @@ impl App {
     /// Ends the session of `token`.
     pub async fn logout(&self, tenant: &Tenant, token: &str) -> Result<(), AppError> {
         let auth = self.authenticate(tenant, token).await?;
-        self.store.revoke_session(&auth.session.token_hash, self.clock.now()).await?;
+        self.store
+            .revoke_session(&auth.session.token_hash, self.clock.now())
+            .await?;
         Ok(())
     }
 
@@ -213,7 +246,10 @@ impl App {
                 retry_after: now.secs_until(until).max(1),
             });
         }
-        let verified = self.hasher.verify(current, account.password_hash.clone()).await?;
+        let verified = self
+            .hasher
+            .verify(current, account.password_hash.clone())
+            .await?;
         if !verified.matches {
             let rule = self.login_rule(self.config.login.max_failures);
             self.store.throttle_failure(&account_key, rule, now).await?;

@@ -126,7 +126,10 @@ impl Default for Argon2Config {
 
 impl Default for HashingConfig {
     fn default() -> Self {
-        HashingConfig { workers: 0, queue: 128 }
+        HashingConfig {
+            workers: 0,
+            queue: 128,
+        }
     }
 }
 
@@ -155,7 +158,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("REGAIN_LISTEN", "listen"),
     ("REGAIN_DATA_DIR", "data_dir"),
     ("REGAIN_DATABASE_URL", "database_url"),
-    ("REGAIN_DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    (
+        "REGAIN_DATABASE_MAX_CONNECTIONS",
+        "database_max_connections",
+    ),
     ("REGAIN_PUBLIC_URL", "public_url"),
     ("REGAIN_TRUSTED_PROXIES", "trusted_proxies"),
     ("REGAIN_LOG_FORMAT", "log_format"),
@@ -178,11 +184,15 @@ const LIST_SETTINGS: &[&str] = &["trusted_proxies"];
 impl Config {
     /// Loads defaults, then `file` (if given), then the environment as read
     /// by `env`. Unknown keys and bad values are errors naming the setting.
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading the configuration file {}", path.display()))?;
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("reading the configuration file {}", path.display())
+                })?;
                 toml::from_str::<toml::Table>(&text)
                     .with_context(|| format!("parsing the configuration file {}", path.display()))?
             }
@@ -207,17 +217,32 @@ impl Config {
                 || self.public_url.starts_with("https://"),
             "public_url must start with http:// or https://"
         );
-        anyhow::ensure!(self.argon2.memory_kib >= 8 * self.argon2.parallelism.max(1), "argon2.memory_kib is too small");
-        anyhow::ensure!(self.argon2.iterations >= 1, "argon2.iterations must be at least 1");
-        anyhow::ensure!(self.session.ttl_minutes >= 1, "session.ttl_minutes must be at least 1");
-        anyhow::ensure!(self.login.max_failures >= 1 && self.login.ip_max_failures >= 1, "login failure limits must be at least 1");
+        anyhow::ensure!(
+            self.argon2.memory_kib >= 8 * self.argon2.parallelism.max(1),
+            "argon2.memory_kib is too small"
+        );
+        anyhow::ensure!(
+            self.argon2.iterations >= 1,
+            "argon2.iterations must be at least 1"
+        );
+        anyhow::ensure!(
+            self.session.ttl_minutes >= 1,
+            "session.ttl_minutes must be at least 1"
+        );
+        anyhow::ensure!(
+            self.login.max_failures >= 1 && self.login.ip_max_failures >= 1,
+            "login failure limits must be at least 1"
+        );
         Ok(())
     }
 
     /// The database URL in force: the configured one, or SQLite in `data_dir`.
     pub fn effective_database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("regain.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("regain.db").display()
+            )
         } else {
             self.database_url.clone()
         }
@@ -243,7 +268,8 @@ impl Config {
                 Some(v6) => v6.split(']').next().unwrap_or_default(),
                 None => rest.split([':', '/']).next().unwrap_or_default(),
             };
-            let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            let loopback =
+                host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
             !loopback
         })
     }
@@ -298,7 +324,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -306,9 +335,19 @@ mod tests {
     fn defaults_need_nothing() {
         let c = Config::load(None, env(&[])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.effective_database_url(), "sqlite://regain-data/regain.db?mode=rwc");
+        assert_eq!(
+            c.effective_database_url(),
+            "sqlite://regain-data/regain.db?mode=rwc"
+        );
         assert_eq!(c.effective_public_url(), "http://127.0.0.1:8080");
-        assert_eq!(c.argon2, Argon2Config { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            c.argon2,
+            Argon2Config {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
         assert!(!c.cookie_secure(), "plain http on loopback relaxes Secure");
     }
 

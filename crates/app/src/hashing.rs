@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
-use subtle::ConstantTimeEq;
 use regain_domain::password::Password;
+use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
 use crate::config::{Argon2Config, HashingConfig};
@@ -82,8 +82,12 @@ impl Hasher {
     pub fn start(argon: &Argon2Config, pool: &HashingConfig) -> anyhow::Result<Hasher> {
         let params = Params::new(argon.memory_kib, argon.iterations, argon.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
-        let dummy_hash = hash_with(&params, b"regain dummy password for unknown accounts", &mut Memory(Vec::new()))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let dummy_hash = hash_with(
+            &params,
+            b"regain dummy password for unknown accounts",
+            &mut Memory(Vec::new()),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let workers = if pool.workers == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -115,26 +119,45 @@ impl Hasher {
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
         let (reply, rx) = oneshot::channel();
         self.submit(Job::Hash { password, reply })?;
-        rx.await.map_err(|_| HashError::Failed("hashing thread stopped".into()))?
+        rx.await
+            .map_err(|_| HashError::Failed("hashing thread stopped".into()))?
     }
 
     /// Checks `password` against `hash`; with `None` it checks against a
     /// dummy hash instead (same cost) and reports no match.
-    pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<Verified, HashError> {
+    pub async fn verify(
+        &self,
+        password: Password,
+        hash: Option<String>,
+    ) -> Result<Verified, HashError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::Verify { password, hash, reply })?;
-        rx.await.map_err(|_| HashError::Failed("hashing thread stopped".into()))?
+        self.submit(Job::Verify {
+            password,
+            hash,
+            reply,
+        })?;
+        rx.await
+            .map_err(|_| HashError::Failed("hashing thread stopped".into()))?
     }
 
     /// Whether `password` matches any of `hashes` (password history). One
     /// job, so a deep history occupies one thread, not the whole pool.
-    pub async fn matches_any(&self, password: Password, hashes: Vec<String>) -> Result<bool, HashError> {
+    pub async fn matches_any(
+        &self,
+        password: Password,
+        hashes: Vec<String>,
+    ) -> Result<bool, HashError> {
         if hashes.is_empty() {
             return Ok(false);
         }
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::MatchesAny { password, hashes, reply })?;
-        rx.await.map_err(|_| HashError::Failed("hashing thread stopped".into()))?
+        self.submit(Job::MatchesAny {
+            password,
+            hashes,
+            reply,
+        })?;
+        rx.await
+            .map_err(|_| HashError::Failed("hashing thread stopped".into()))?
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
@@ -171,15 +194,27 @@ fn worker(rx: &Mutex<Receiver<Job>>, inner: &Inner) {
         };
         match job {
             Job::Hash { password, reply } => {
-                let _ = reply.send(hash_with(&inner.params, password.expose().as_bytes(), &mut memory));
+                let _ = reply.send(hash_with(
+                    &inner.params,
+                    password.expose().as_bytes(),
+                    &mut memory,
+                ));
             }
-            Job::Verify { password, hash, reply } => {
+            Job::Verify {
+                password,
+                hash,
+                reply,
+            } => {
                 let _ = reply.send(verify_with(inner, &password, hash.as_deref(), &mut memory));
             }
-            Job::MatchesAny { password, hashes, reply } => {
-                let found = hashes
-                    .iter()
-                    .any(|h| matches_hash(password.expose().as_bytes(), h, &mut memory).unwrap_or(false));
+            Job::MatchesAny {
+                password,
+                hashes,
+                reply,
+            } => {
+                let found = hashes.iter().any(|h| {
+                    matches_hash(password.expose().as_bytes(), h, &mut memory).unwrap_or(false)
+                });
                 let _ = reply.send(Ok(found));
             }
         }
@@ -231,14 +266,23 @@ fn matches_hash(password: &[u8], stored: &str, memory: &mut Memory) -> Result<bo
     Ok(bool::from(computed.ct_eq(expected)))
 }
 
-fn verify_with(inner: &Inner, password: &Password, stored: Option<&str>, memory: &mut Memory) -> Result<Verified, HashError> {
+fn verify_with(
+    inner: &Inner,
+    password: &Password,
+    stored: Option<&str>,
+    memory: &mut Memory,
+) -> Result<Verified, HashError> {
     let (hash_text, real) = match stored {
         Some(h) => (h, true),
         None => (inner.dummy_hash.as_str(), false),
     };
     let matches = matches_hash(password.expose().as_bytes(), hash_text, memory)? && real;
     let rehashed = if matches && needs_rehash(hash_text, &inner.params) {
-        Some(hash_with(&inner.params, password.expose().as_bytes(), memory)?)
+        Some(hash_with(
+            &inner.params,
+            password.expose().as_bytes(),
+            memory,
+        )?)
     } else {
         None
     };
@@ -248,8 +292,12 @@ fn verify_with(inner: &Inner, password: &Password, stored: Option<&str>, memory:
 /// Whether a stored hash was made with other than the configured algorithm
 /// and parameters.
 fn needs_rehash(stored: &str, params: &Params) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else { return true };
-    let Ok(used) = Params::try_from(&parsed) else { return true };
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    let Ok(used) = Params::try_from(&parsed) else {
+        return true;
+    };
     parsed.algorithm.as_str() != "argon2id"
         || parsed.version != Some(0x13)
         || used.m_cost() != params.m_cost()
@@ -275,28 +323,70 @@ mod tests {
 
     #[tokio::test]
     async fn hash_then_verify() {
-        let h = Hasher::start(&small(), &HashingConfig { workers: 1, queue: 4 }).unwrap();
+        let h = Hasher::start(
+            &small(),
+            &HashingConfig {
+                workers: 1,
+                queue: 4,
+            },
+        )
+        .unwrap();
         let hash = h.hash(pw("correct horse")).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
-        assert!(h.verify(pw("correct horse"), Some(hash.clone())).await.unwrap().matches);
-        assert!(!h.verify(pw("wrong horse"), Some(hash)).await.unwrap().matches);
+        assert!(
+            h.verify(pw("correct horse"), Some(hash.clone()))
+                .await
+                .unwrap()
+                .matches
+        );
+        assert!(
+            !h.verify(pw("wrong horse"), Some(hash))
+                .await
+                .unwrap()
+                .matches
+        );
         assert!(!h.verify(pw("anything"), None).await.unwrap().matches);
     }
 
     #[tokio::test]
     async fn hashes_interoperate_with_the_stock_argon2_verifier() {
         use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-        let h = Hasher::start(&small(), &HashingConfig { workers: 1, queue: 4 }).unwrap();
+        let h = Hasher::start(
+            &small(),
+            &HashingConfig {
+                workers: 1,
+                queue: 4,
+            },
+        )
+        .unwrap();
         let ours = h.hash(pw("correct horse")).await.unwrap();
-        let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(64, 1, 1, None).unwrap());
+        let stock = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(stock.verify_password(b"correct horse", &parsed).is_ok());
         assert!(stock.verify_password(b"wrong horse", &parsed).is_err());
         let theirs = stock.hash_password(b"correct horse").unwrap().to_string();
-        assert!(h.verify(pw("correct horse"), Some(theirs.clone())).await.unwrap().matches);
-        assert!(!h.verify(pw("wrong horse"), Some(theirs)).await.unwrap().matches);
+        assert!(
+            h.verify(pw("correct horse"), Some(theirs.clone()))
+                .await
+                .unwrap()
+                .matches
+        );
+        assert!(
+            !h.verify(pw("wrong horse"), Some(theirs))
+                .await
+                .unwrap()
+                .matches
+        );
         // argon2i and argon2d hashes still verify (and get rehashed to argon2id)
-        let old = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::new(64, 1, 1, None).unwrap());
+        let old = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
         let legacy = old.hash_password(b"correct horse").unwrap().to_string();
         let v = h.verify(pw("correct horse"), Some(legacy)).await.unwrap();
         assert!(v.matches && v.rehashed.unwrap().starts_with("$argon2id$"));
@@ -304,22 +394,54 @@ mod tests {
 
     #[tokio::test]
     async fn changed_parameters_trigger_a_rehash() {
-        let old = Hasher::start(&small(), &HashingConfig { workers: 1, queue: 4 }).unwrap();
+        let old = Hasher::start(
+            &small(),
+            &HashingConfig {
+                workers: 1,
+                queue: 4,
+            },
+        )
+        .unwrap();
         let hash = old.hash(pw("correct horse")).await.unwrap();
-        let stronger = Argon2Config { memory_kib: 128, iterations: 2, parallelism: 1 };
-        let new = Hasher::start(&stronger, &HashingConfig { workers: 1, queue: 4 }).unwrap();
+        let stronger = Argon2Config {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let new = Hasher::start(
+            &stronger,
+            &HashingConfig {
+                workers: 1,
+                queue: 4,
+            },
+        )
+        .unwrap();
         let v = new.verify(pw("correct horse"), Some(hash)).await.unwrap();
         assert!(v.matches);
         let rehashed = v.rehashed.expect("a rehash");
         assert!(rehashed.starts_with("$argon2id$v=19$m=128,t=2,p=1$"));
-        let again = new.verify(pw("correct horse"), Some(rehashed)).await.unwrap();
+        let again = new
+            .verify(pw("correct horse"), Some(rehashed))
+            .await
+            .unwrap();
         assert!(again.matches && again.rehashed.is_none());
     }
 
     #[tokio::test]
     async fn a_full_queue_refuses_instead_of_growing() {
-        let heavy = Argon2Config { memory_kib: 32 * 1024, iterations: 4, parallelism: 1 };
-        let h = Hasher::start(&heavy, &HashingConfig { workers: 1, queue: 2 }).unwrap();
+        let heavy = Argon2Config {
+            memory_kib: 32 * 1024,
+            iterations: 4,
+            parallelism: 1,
+        };
+        let h = Hasher::start(
+            &heavy,
+            &HashingConfig {
+                workers: 1,
+                queue: 2,
+            },
+        )
+        .unwrap();
         let mut pending = Vec::new();
         let mut busy = 0;
         for _ in 0..12 {
@@ -336,9 +458,14 @@ mod tests {
     }
 
     impl Hasher {
-        fn submit_for_test(&self) -> Result<oneshot::Receiver<Result<String, HashError>>, HashError> {
+        fn submit_for_test(
+            &self,
+        ) -> Result<oneshot::Receiver<Result<String, HashError>>, HashError> {
             let (reply, rx) = oneshot::channel();
-            self.submit(Job::Hash { password: pw("x"), reply })?;
+            self.submit(Job::Hash {
+                password: pw("x"),
+                reply,
+            })?;
             Ok(rx)
         }
     }

@@ -39,7 +39,12 @@ pub struct App {
 
 impl App {
     /// Assembles the services over an open store.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, config: Config, secret: SecretKey) -> anyhow::Result<App> {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        secret: SecretKey,
+    ) -> anyhow::Result<App> {
         let hasher = Hasher::start(&config.argon2, &config.hashing)?;
         Ok(App {
             store,

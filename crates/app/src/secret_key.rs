@@ -25,8 +25,10 @@ impl SecretKey {
                 .with_context(|| format!("reading the secret key in {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = Zeroizing::new([0u8; 32]);
-                getrandom::fill(bytes.as_mut()).map_err(|e| anyhow::anyhow!("OS random source failed: {e}"))?;
-                let hex = Zeroizing::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+                getrandom::fill(bytes.as_mut())
+                    .map_err(|e| anyhow::anyhow!("OS random source failed: {e}"))?;
+                let hex =
+                    Zeroizing::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
@@ -39,7 +41,9 @@ impl SecretKey {
                 tracing::info!(path = %path.display(), "generated a new secret key");
                 Ok(SecretKey(bytes))
             }
-            Err(e) => Err(e).with_context(|| format!("reading the secret key in {}", path.display())),
+            Err(e) => {
+                Err(e).with_context(|| format!("reading the secret key in {}", path.display()))
+            }
         }
     }
 
@@ -48,7 +52,8 @@ impl SecretKey {
         anyhow::ensure!(hex.len() == 64, "the secret key must be 64 hex digits");
         let mut bytes = Zeroizing::new([0u8; 32]);
         for (i, b) in bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).context("the secret key must be hex")?;
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .context("the secret key must be hex")?;
         }
         Ok(SecretKey(bytes))
     }

@@ -9,7 +9,8 @@ use crate::AppError;
 /// A fresh 256-bit token, URL-safe base64 (43 characters).
 pub fn random_token() -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::internal(format!("OS random source failed: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::internal(format!("OS random source failed: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

@@ -19,7 +19,8 @@ pub fn load_config(file: Option<&Path>) -> anyhow::Result<Config> {
 
 /// Logs to stderr, filtered by `REGAIN_LOG` (default `default_level`).
 pub fn init_logging(config: &Config, default_level: &str) {
-    let filter = EnvFilter::try_from_env("REGAIN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter =
+        EnvFilter::try_from_env("REGAIN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -37,7 +38,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&url, config.database_max_connections)
         .await
         .context("connecting to the database")?;
-    store.migrate().await.context("applying database migrations")?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
     Ok(store)
 }
 

@@ -8,7 +8,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentifierError {
     /// Not a valid tenant slug.
-    #[error("a tenant slug is 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit")]
+    #[error(
+        "a tenant slug is 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit"
+    )]
     Slug,
     /// Not a valid username.
     #[error("a username is 1 to 64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")]
@@ -139,9 +141,7 @@ impl fmt::Display for QualifiedName {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
-const LOCAL_FORBIDDEN: &[char] = &[
-    '"', '(', ')', ',', ':', ';', '<', '>', '@', '[', '\\', ']',
-];
+const LOCAL_FORBIDDEN: &[char] = &['"', '(', ')', ',', ':', ';', '<', '>', '@', '[', '\\', ']'];
 
 impl Email {
     /// Parses and validates an address (a pragmatic subset of RFC 5321:
@@ -301,8 +301,22 @@ mod tests {
         assert_eq!(Username::parse("Alice").unwrap().as_str(), "alice");
         assert!(Username::parse("a.b_c-1").is_ok());
         assert!(Username::parse(&"a".repeat(64)).is_ok());
-        for bad in ["", ".a", "-a", "a b", "a/b", "a@b", "a\0b", "é", &"a".repeat(65)] {
-            assert_eq!(Username::parse(bad), Err(IdentifierError::Username), "{bad:?}");
+        for bad in [
+            "",
+            ".a",
+            "-a",
+            "a b",
+            "a/b",
+            "a@b",
+            "a\0b",
+            "é",
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                Username::parse(bad),
+                Err(IdentifierError::Username),
+                "{bad:?}"
+            );
         }
     }
 
@@ -334,8 +348,21 @@ mod tests {
             assert!(Email::parse(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "a", "a@", "@b.com", "a@b", "a@@b.com", "a b@c.com", "a..b@c.com", ".a@c.com",
-            "a@-b.com", "a@b-.com", "a@b..com", "a@1.2", "a\0@b.com", "a@b_c.com",
+            "",
+            "a",
+            "a@",
+            "@b.com",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a..b@c.com",
+            ".a@c.com",
+            "a@-b.com",
+            "a@b-.com",
+            "a@b..com",
+            "a@1.2",
+            "a\0@b.com",
+            "a@b_c.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
@@ -343,21 +370,53 @@ mod tests {
 
     #[test]
     fn phones_normalize_to_e164() {
-        assert_eq!(Phone::parse("+86 138-1234-5678").unwrap().as_str(), "+8613812345678");
-        assert_eq!(Phone::parse("0044 (20) 7946.0958").unwrap().as_str(), "+442079460958");
-        for bad in ["13812345678", "+1234567", "+0123456789", "+1234567890123456", "+86abc12345678", "+", "++8613812345678"] {
+        assert_eq!(
+            Phone::parse("+86 138-1234-5678").unwrap().as_str(),
+            "+8613812345678"
+        );
+        assert_eq!(
+            Phone::parse("0044 (20) 7946.0958").unwrap().as_str(),
+            "+442079460958"
+        );
+        for bad in [
+            "13812345678",
+            "+1234567",
+            "+0123456789",
+            "+1234567890123456",
+            "+86abc12345678",
+            "+",
+            "++8613812345678",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn login_identifier_forms() {
-        assert!(matches!(LoginIdentifier::parse("alice"), Ok(LoginIdentifier::Username(_))));
-        assert!(matches!(LoginIdentifier::parse("acme/bob"), Ok(LoginIdentifier::Qualified(_))));
-        assert!(matches!(LoginIdentifier::parse("a@b.com"), Ok(LoginIdentifier::Email(_))));
-        assert!(matches!(LoginIdentifier::parse("+8613812345678"), Ok(LoginIdentifier::Phone(_))));
-        assert!(matches!(LoginIdentifier::parse("008613812345678"), Ok(LoginIdentifier::Phone(_))));
-        assert!(matches!(LoginIdentifier::parse("12345"), Ok(LoginIdentifier::Username(_))));
+        assert!(matches!(
+            LoginIdentifier::parse("alice"),
+            Ok(LoginIdentifier::Username(_))
+        ));
+        assert!(matches!(
+            LoginIdentifier::parse("acme/bob"),
+            Ok(LoginIdentifier::Qualified(_))
+        ));
+        assert!(matches!(
+            LoginIdentifier::parse("a@b.com"),
+            Ok(LoginIdentifier::Email(_))
+        ));
+        assert!(matches!(
+            LoginIdentifier::parse("+8613812345678"),
+            Ok(LoginIdentifier::Phone(_))
+        ));
+        assert!(matches!(
+            LoginIdentifier::parse("008613812345678"),
+            Ok(LoginIdentifier::Phone(_))
+        ));
+        assert!(matches!(
+            LoginIdentifier::parse("12345"),
+            Ok(LoginIdentifier::Username(_))
+        ));
         assert!(LoginIdentifier::parse("ali\0ce").is_err());
         assert!(LoginIdentifier::parse("   ").is_err());
     }

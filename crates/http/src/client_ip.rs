@@ -44,10 +44,16 @@ mod tests {
         assert_eq!(client_ip(&config, peer, &spoofed), peer);
 
         config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(client_ip(&config, peer, &spoofed), "1.2.3.4".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(&config, peer, &spoofed),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
         // A client-supplied first hop cannot hide the real one added by our proxy chain.
         let chain = headers("6.6.6.6, 5.5.5.5, 10.0.0.9");
-        assert_eq!(client_ip(&config, peer, &chain), "5.5.5.5".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(&config, peer, &chain),
+            "5.5.5.5".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(client_ip(&config, peer, &HeaderMap::new()), peer);
         assert_eq!(client_ip(&config, peer, &headers("garbage")), peer);
     }

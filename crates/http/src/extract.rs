@@ -39,9 +39,11 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body is not valid JSON")
-        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body is not valid JSON",
+        ),
         JsonRejection::JsonDataError(e) => {
             let text = e.body_text();
             let message = match text.split_once("missing field `") {
@@ -54,9 +56,17 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
         }
         JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
         }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the request body could not be read"),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "the request body could not be read",
+        ),
     }
 }
 
@@ -71,7 +81,9 @@ impl FromRequestParts<App> for ClientInfo {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
-            .ok_or_else(|| ApiError::from(AppError::internal("no peer address on the connection")))?;
+            .ok_or_else(|| {
+                ApiError::from(AppError::internal("no peer address on the connection"))
+            })?;
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -94,7 +106,13 @@ impl FromRequestParts<App> for CurrentTenant {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
             .await
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", "the URL path is malformed"))?;
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "the URL path is malformed",
+                )
+            })?;
         let slug = params.get("tenant").map(String::as_str).unwrap_or_default();
         Ok(CurrentTenant(app.tenant(slug).await?))
     }
@@ -136,7 +154,11 @@ impl FromRequestParts<App> for AnySession {
         let CurrentTenant(tenant) = CurrentTenant::from_request_parts(parts, app).await?;
         let token = session_token(parts).ok_or(AppError::Unauthenticated)?;
         let auth = app.authenticate(&tenant, &token).await?;
-        Ok(AnySession { tenant, auth, token })
+        Ok(AnySession {
+            tenant,
+            auth,
+            token,
+        })
     }
 }
 
@@ -149,7 +171,10 @@ impl FromRequestParts<App> for ActiveSession {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let session = AnySession::from_request_parts(parts, app).await?;
-        if app.must_change_password(&session.tenant, &session.auth.account).await? {
+        if app
+            .must_change_password(&session.tenant, &session.auth.account)
+            .await?
+        {
             return Err(AppError::PasswordChangeRequired.into());
         }
         Ok(ActiveSession(session))

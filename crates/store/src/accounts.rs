@@ -157,7 +157,11 @@ async fn count_verified(
     column: &str,
     value: &str,
 ) -> Result<i64, StoreError> {
-    let verified = if column == "email_key" { "email_verified" } else { "phone_verified" };
+    let verified = if column == "email_key" {
+        "email_verified"
+    } else {
+        "phone_verified"
+    };
     let row = sqlx::query(&format!(
         "SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = $1 AND {column} = $2 AND {verified} = 1"
     ))
@@ -243,12 +247,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if let Some(hash) = &new.password_hash {
-            sqlx::query("INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(hash.as_str())
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(hash.as_str())
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
         }
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
             .bind(id)
@@ -260,11 +266,13 @@ impl Store {
 
     /// An account by id within a tenant.
     pub async fn account(&self, tenant_id: i64, id: i64) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id = $2"))
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
@@ -291,8 +299,14 @@ impl Store {
         email: &Email,
         limit: i64,
     ) -> Result<Vec<Account>, StoreError> {
-        self.accounts_by_contact(tenant_id, "email_key", "email_verified", &email.key(), limit)
-            .await
+        self.accounts_by_contact(
+            tenant_id,
+            "email_key",
+            "email_verified",
+            &email.key(),
+            limit,
+        )
+        .await
     }
 
     /// Accounts whose verified phone is `phone`, at most `limit`.
@@ -334,7 +348,11 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<Account>, StoreError> {
-        let parent_clause = if parent_id.is_some() { "parent_id = $4" } else { "parent_id IS NULL" };
+        let parent_clause = if parent_id.is_some() {
+            "parent_id = $4"
+        } else {
+            "parent_id IS NULL"
+        };
         let sql = format!(
             "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id > $2 AND {parent_clause} \
              ORDER BY id LIMIT $3"
@@ -387,12 +405,14 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("account"));
         }
-        sqlx::query("INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)")
-            .bind(account_id)
-            .bind(hash)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(account_id)
+        .bind(hash)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
         let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
         sqlx::query(
             "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
@@ -417,14 +437,21 @@ impl Store {
 
     /// Replaces the hash with an equivalent one under new parameters, only if
     /// the password was not changed meanwhile. Returns whether it replaced.
-    pub async fn rehash_password(&self, account_id: i64, old_hash: &str, new_hash: &str) -> Result<bool, StoreError> {
+    pub async fn rehash_password(
+        &self,
+        account_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
-            .bind(new_hash)
-            .bind(account_id)
-            .bind(old_hash)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+        )
+        .bind(new_hash)
+        .bind(account_id)
+        .bind(old_hash)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE password_history SET hash = $1 WHERE account_id = $2 AND hash = $3")
             .bind(new_hash)
             .bind(account_id)
@@ -436,12 +463,18 @@ impl Store {
     }
 
     /// The account's most recent password hashes, newest first.
-    pub async fn password_history(&self, account_id: i64, limit: u32) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT hash FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2")
-            .bind(account_id)
-            .bind(i64::from(limit.min(MAX_HISTORY)))
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn password_history(
+        &self,
+        account_id: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(account_id)
+        .bind(i64::from(limit.min(MAX_HISTORY)))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|r| text(r, "hash")).collect()
     }
 
@@ -451,7 +484,10 @@ impl Store {
         account_id: i64,
         policy_override: Option<&PolicyOverride>,
     ) -> Result<(), StoreError> {
-        let value = policy_override.filter(|o| !o.is_empty()).map(to_json).transpose()?;
+        let value = policy_override
+            .filter(|o| !o.is_empty())
+            .map(to_json)
+            .transpose()?;
         let done = sqlx::query("UPDATE accounts SET policy_override = $1 WHERE id = $2")
             .bind(value)
             .bind(account_id)
@@ -464,7 +500,12 @@ impl Store {
     }
 
     /// Disables or enables an account; disabling revokes its sessions.
-    pub async fn set_disabled(&self, account_id: i64, disabled: bool, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn set_disabled(
+        &self,
+        account_id: i64,
+        disabled: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
@@ -475,11 +516,13 @@ impl Store {
             return Err(StoreError::NotFound("account"));
         }
         if disabled {
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
-                .bind(now.0)
-                .bind(account_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now.0)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

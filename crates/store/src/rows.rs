@@ -25,7 +25,10 @@ pub(crate) fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>, StoreE
     Ok(row.try_get::<Option<String>, _>(col)?)
 }
 
-pub(crate) fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    col: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(&text(row, col)?).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 

@@ -83,7 +83,11 @@ impl Store {
     }
 
     /// A session that is neither revoked nor expired at `now`.
-    pub async fn live_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
+    pub async fn live_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2"
         ))
@@ -95,22 +99,34 @@ impl Store {
     }
 
     /// Revokes one session; returns whether a live one was revoked.
-    pub async fn revoke_session(&self, token_hash: &str, now: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(now.0)
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+    pub async fn revoke_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Revokes every live session of an account; returns how many.
-    pub async fn revoke_account_sessions(&self, account_id: i64, now: Timestamp) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
-            .bind(now.0)
-            .bind(account_id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn revoke_account_sessions(
+        &self,
+        account_id: i64,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 }

@@ -55,7 +55,11 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
 
 impl Store {
     /// Creates a tenant; [`StoreError::Conflict`] if the slug is taken.
-    pub async fn create_tenant(&self, new: &NewTenant, now: Timestamp) -> Result<Tenant, StoreError> {
+    pub async fn create_tenant(
+        &self,
+        new: &NewTenant,
+        now: Timestamp,
+    ) -> Result<Tenant, StoreError> {
         let row = sqlx::query(&format!(
             "INSERT INTO tenants (slug, name, policy, settings, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
@@ -89,7 +93,11 @@ impl Store {
     }
 
     /// Replaces a tenant's default policy.
-    pub async fn set_tenant_policy(&self, tenant_id: i64, policy: &PasswordPolicy) -> Result<(), StoreError> {
+    pub async fn set_tenant_policy(
+        &self,
+        tenant_id: i64,
+        policy: &PasswordPolicy,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
             .bind(to_json(policy)?)
             .bind(tenant_id)

@@ -19,13 +19,19 @@ pub struct ThrottleRule {
 
 impl Store {
     /// If `key` is locked at `now`, until when.
-    pub async fn throttle_locked_until(&self, key: &str, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
-        let row = sqlx::query("SELECT locked_until FROM throttles WHERE key = $1 AND locked_until > $2")
-            .bind(key)
-            .bind(now.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| int(&r, "locked_until").map(Timestamp)).transpose()
+    pub async fn throttle_locked_until(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let row =
+            sqlx::query("SELECT locked_until FROM throttles WHERE key = $1 AND locked_until > $2")
+                .bind(key)
+                .bind(now.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| int(&r, "locked_until").map(Timestamp))
+            .transpose()
     }
 
     /// Counts one failure for `key`; returns the lock's end if this failure

@@ -69,7 +69,11 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
     match cmd {
         AccountCommand::Create(args) => {
             let tenant = app.tenant(&args.tenant).await.map_err(explain)?;
-            let password = if args.no_password { None } else { Some(read_password("Password")?) };
+            let password = if args.no_password {
+                None
+            } else {
+                Some(read_password("Password")?)
+            };
             let mut kind = args.kind.as_deref().and_then(AccountKind::parse);
             if args.parent.is_none() && kind.is_none() {
                 kind = Some(AccountKind::Individual);
@@ -91,12 +95,20 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
         AccountCommand::List { tenant, parent } => {
             let tenant = app.tenant(&tenant).await.map_err(explain)?;
             let parent_id = match parent {
-                Some(name) => Some(app.account_by_name(&tenant, &name).await.map_err(explain)?.id),
+                Some(name) => Some(
+                    app.account_by_name(&tenant, &name)
+                        .await
+                        .map_err(explain)?
+                        .id,
+                ),
                 None => None,
             };
             let mut after = 0;
             loop {
-                let page = app.store.list_accounts(tenant.id, parent_id, after, 500).await?;
+                let page = app
+                    .store
+                    .list_accounts(tenant.id, parent_id, after, 500)
+                    .await?;
                 let Some(last) = page.last() else { break };
                 after = last.id;
                 for a in &page {
@@ -110,11 +122,30 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
             println!("id:              {}", a.id);
             println!("qualified name:  {}", a.qualified_name);
             println!("position:        {}", position(&a));
-            println!("display name:    {}", a.display_name.as_deref().unwrap_or("-"));
-            println!("email:           {}", contact(a.email.as_deref(), a.email_verified));
-            println!("phone:           {}", contact(a.phone.as_deref(), a.phone_verified));
-            println!("password set:    {}", if a.password_hash.is_some() { "yes" } else { "no" });
-            println!("must change:     {}", if a.must_change_password { "yes" } else { "no" });
+            println!(
+                "display name:    {}",
+                a.display_name.as_deref().unwrap_or("-")
+            );
+            println!(
+                "email:           {}",
+                contact(a.email.as_deref(), a.email_verified)
+            );
+            println!(
+                "phone:           {}",
+                contact(a.phone.as_deref(), a.phone_verified)
+            );
+            println!(
+                "password set:    {}",
+                if a.password_hash.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+            println!(
+                "must change:     {}",
+                if a.must_change_password { "yes" } else { "no" }
+            );
             println!("disabled:        {}", if a.disabled { "yes" } else { "no" });
         }
     }
@@ -141,8 +172,14 @@ fn contact(value: Option<&str>, verified: bool) -> String {
 pub fn explain(e: AppError) -> anyhow::Error {
     match e {
         AppError::Policy(violations) => {
-            let lines: Vec<String> = violations.iter().map(|v| format!("  - {} ({})", v.message(), v.code())).collect();
-            anyhow::anyhow!("the password does not meet the policy:\n{}", lines.join("\n"))
+            let lines: Vec<String> = violations
+                .iter()
+                .map(|v| format!("  - {} ({})", v.message(), v.code()))
+                .collect();
+            anyhow::anyhow!(
+                "the password does not meet the policy:\n{}",
+                lines.join("\n")
+            )
         }
         AppError::Internal(detail) => anyhow::anyhow!("internal error: {detail}"),
         other => anyhow::anyhow!("{other} ({})", other.code()),

@@ -33,30 +33,117 @@ struct DemoAccount {
     what: &'static str,
 }
 
-const fn root(name: &'static str, kind: AccountKind, email: &'static str, phone: Option<&'static str>, what: &'static str) -> DemoAccount {
-    DemoAccount { name, kind: Some(kind), role: None, email: Some(email), phone, must_change: false, what }
+const fn root(
+    name: &'static str,
+    kind: AccountKind,
+    email: &'static str,
+    phone: Option<&'static str>,
+    what: &'static str,
+) -> DemoAccount {
+    DemoAccount {
+        name,
+        kind: Some(kind),
+        role: None,
+        email: Some(email),
+        phone,
+        must_change: false,
+        what,
+    }
 }
 
-const fn sub(name: &'static str, role: Role, email: Option<&'static str>, what: &'static str) -> DemoAccount {
-    DemoAccount { name, kind: None, role: Some(role), email, phone: None, must_change: false, what }
+const fn sub(
+    name: &'static str,
+    role: Role,
+    email: Option<&'static str>,
+    what: &'static str,
+) -> DemoAccount {
+    DemoAccount {
+        name,
+        kind: None,
+        role: Some(role),
+        email,
+        phone: None,
+        must_change: false,
+        what,
+    }
 }
 
 fn accounts() -> Vec<DemoAccount> {
     use AccountKind::{Enterprise, Individual};
     use Role::{Admin, Member};
     vec![
-        root("alice", Individual, "alice@example.com", Some("+8613800000001"), "individual cloud root account"),
-        sub("alice/deploy", Member, Some("deploy@example.com"), "IAM user with an email"),
-        sub("alice/ci-bot", Member, None, "IAM user with no bound contact"),
-        root("acme", Enterprise, "it@acme.example", Some("+8613800000002"), "enterprise root account"),
-        sub("acme/ops-admin", Admin, Some("ops@acme.example"), "enterprise admin"),
-        sub("acme/hr-admin", Admin, Some("hr@acme.example"), "enterprise admin"),
+        root(
+            "alice",
+            Individual,
+            "alice@example.com",
+            Some("+8613800000001"),
+            "individual cloud root account",
+        ),
+        sub(
+            "alice/deploy",
+            Member,
+            Some("deploy@example.com"),
+            "IAM user with an email",
+        ),
+        sub(
+            "alice/ci-bot",
+            Member,
+            None,
+            "IAM user with no bound contact",
+        ),
+        root(
+            "acme",
+            Enterprise,
+            "it@acme.example",
+            Some("+8613800000002"),
+            "enterprise root account",
+        ),
+        sub(
+            "acme/ops-admin",
+            Admin,
+            Some("ops@acme.example"),
+            "enterprise admin",
+        ),
+        sub(
+            "acme/hr-admin",
+            Admin,
+            Some("hr@acme.example"),
+            "enterprise admin",
+        ),
         sub("acme/bob", Member, Some("bob@acme.example"), "employee"),
-        DemoAccount { must_change: true, ..sub("acme/carol", Member, Some("carol@acme.example"), "employee who must change the password at first login") },
-        sub("acme/mail", Member, None, "mail domain acme.example (mail policy on its subtree)"),
-        sub("acme/mail/postmaster", Admin, Some("postmaster@acme.example"), "postmaster of the mail domain"),
-        sub("acme/mail/dave", Member, Some("dave@acme.example"), "mailbox"),
-        sub("acme/mail/erin", Member, Some("erin@acme.example"), "mailbox"),
+        DemoAccount {
+            must_change: true,
+            ..sub(
+                "acme/carol",
+                Member,
+                Some("carol@acme.example"),
+                "employee who must change the password at first login",
+            )
+        },
+        sub(
+            "acme/mail",
+            Member,
+            None,
+            "mail domain acme.example (mail policy on its subtree)",
+        ),
+        sub(
+            "acme/mail/postmaster",
+            Admin,
+            Some("postmaster@acme.example"),
+            "postmaster of the mail domain",
+        ),
+        sub(
+            "acme/mail/dave",
+            Member,
+            Some("dave@acme.example"),
+            "mailbox",
+        ),
+        sub(
+            "acme/mail/erin",
+            Member,
+            Some("erin@acme.example"),
+            "mailbox",
+        ),
     ]
 }
 
@@ -102,7 +189,10 @@ pub async fn run(app: App, args: DemoArgs) -> anyhow::Result<()> {
     }
     let base = app.config.effective_public_url();
     println!();
-    println!("Demo tenant {:?} is ready. Every demo account's password is:", tenant.slug);
+    println!(
+        "Demo tenant {:?} is ready. Every demo account's password is:",
+        tenant.slug
+    );
     println!();
     println!("  {}", password.expose());
     println!();
@@ -122,7 +212,10 @@ fn demo_password() -> anyhow::Result<Password> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("OS random source failed: {e}"))?;
-    let mut text: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    let mut text: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
     text.push_str("-7Q");
     Ok(Password::parse(text)?)
 }

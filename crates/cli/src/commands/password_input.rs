@@ -8,8 +8,10 @@ use regain_domain::password::Password;
 
 pub fn read_password(what: &str) -> anyhow::Result<Password> {
     let raw = if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(format!("{what}: ")).context("reading the password")?;
-        let again = rpassword::prompt_password(format!("{what} (again): ")).context("reading the password")?;
+        let first =
+            rpassword::prompt_password(format!("{what}: ")).context("reading the password")?;
+        let again = rpassword::prompt_password(format!("{what} (again): "))
+            .context("reading the password")?;
         anyhow::ensure!(first == again, "the two passwords differ");
         first
     } else {

@@ -26,11 +26,20 @@ pub enum TenantCommand {
 pub async fn run(app: App, cmd: TenantCommand) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create { slug, name, preset } => {
-            let preset = Preset::parse(&preset)
-                .ok_or_else(|| anyhow::anyhow!("unknown preset {preset:?}: use cloud, mail or nist"))?;
+            let preset = Preset::parse(&preset).ok_or_else(|| {
+                anyhow::anyhow!("unknown preset {preset:?}: use cloud, mail or nist")
+            })?;
             let name = name.unwrap_or_else(|| slug.clone());
-            let tenant = app.create_tenant(&slug, &name, preset).await.map_err(explain)?;
-            println!("created tenant {} ({}) with the {} policy", tenant.slug, tenant.name, preset.name());
+            let tenant = app
+                .create_tenant(&slug, &name, preset)
+                .await
+                .map_err(explain)?;
+            println!(
+                "created tenant {} ({}) with the {} policy",
+                tenant.slug,
+                tenant.name,
+                preset.name()
+            );
         }
         TenantCommand::List => {
             for t in app.store.list_tenants().await? {

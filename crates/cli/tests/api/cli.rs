@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-
 const BIN: &str = env!("CARGO_BIN_EXE_regain");
 
 /// Runs `regain args…` in `cwd` with only `env` set, feeding `stdin`.
@@ -23,7 +22,12 @@ fn regain(cwd: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Outpu
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -40,7 +44,10 @@ async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
     assert!(demo.status.success(), "{}", text(&demo.stderr));
     let out = text(&demo.stdout);
     let lines: Vec<&str> = out.lines().collect();
-    let at = lines.iter().position(|l| l.contains("password is:")).expect("the demo prints the password");
+    let at = lines
+        .iter()
+        .position(|l| l.contains("password is:"))
+        .expect("the demo prints the password");
     let password = lines[at + 2].trim().to_string();
     assert!(out.contains("acme/mail/postmaster") && out.contains("alice/ci-bot"));
 
@@ -58,7 +65,11 @@ async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
     let addr = wait_for_address(&log_path);
 
     let http = reqwest::Client::new();
-    let health = http.get(format!("http://{addr}/healthz")).send().await.unwrap();
+    let health = http
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let res = http
         .post(format!("http://{addr}/api/v1/t/demo/sessions"))
@@ -88,17 +99,26 @@ async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
     let data = dir.path().join("regain-data");
     assert!(data.join("regain.db").exists());
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(data.join("secret.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(data.join("secret.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     // SIGTERM stops it gracefully.
-    let killed = Command::new("kill").arg(server.id().to_string()).status().unwrap();
+    let killed = Command::new("kill")
+        .arg(server.id().to_string())
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = server.wait().unwrap();
     assert!(status.success(), "graceful exit, got {status}");
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
-    assert!(logs.contains("login") && logs.contains("outcome"), "the run was logged");
+    assert!(
+        logs.contains("login") && logs.contains("outcome"),
+        "the run was logged"
+    );
     for secret in [password.as_str(), token.as_str(), "Not-the-right-one-9"] {
         assert!(!logs.contains(secret), "a secret leaked into the logs");
     }
@@ -119,7 +139,10 @@ fn wait_for_address(log: &Path) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("the server did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "the server did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 backend_tests! {

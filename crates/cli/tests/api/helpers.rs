@@ -77,7 +77,9 @@ impl Backend {
             Backend::Postgres(base) => {
                 use sqlx::Connection;
                 let schema = format!("t_{}", random_hex(8));
-                let mut conn = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+                let mut conn = sqlx::PgConnection::connect(base)
+                    .await
+                    .expect("connect to PostgreSQL");
                 sqlx::query(&format!("CREATE SCHEMA {schema}"))
                     .execute(&mut conn)
                     .await
@@ -126,7 +128,9 @@ impl TestApp {
         };
         config.hashing.workers = 2;
         tweak(&mut config);
-        let store = Store::connect(&config.effective_database_url(), 8).await.unwrap();
+        let store = Store::connect(&config.effective_database_url(), 8)
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(START));
         let secret = SecretKey::from_hex(&random_hex(32)).unwrap();
@@ -135,9 +139,14 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let served = app.clone();
         tokio::spawn(async move {
-            regain_http::serve(listener, served, std::future::pending()).await.unwrap();
+            regain_http::serve(listener, served, std::future::pending())
+                .await
+                .unwrap();
         });
-        let tenant = app.create_tenant("acme", "Acme", Preset::Cloud).await.unwrap();
+        let tenant = app
+            .create_tenant("acme", "Acme", Preset::Cloud)
+            .await
+            .unwrap();
         TestApp {
             addr,
             app,
@@ -155,7 +164,8 @@ impl TestApp {
     /// Creates an account: `name` is `root` or `parent/.../child`; roots are
     /// enterprises, sub-accounts members. Password [`PASSWORD`].
     pub async fn account(&self, name: &str, email: Option<&str>, phone: Option<&str>) -> Account {
-        self.account_in(&self.tenant, name, email, phone, false).await
+        self.account_in(&self.tenant, name, email, phone, false)
+            .await
     }
 
     pub async fn account_in(
@@ -186,7 +196,11 @@ impl TestApp {
     }
 
     /// POST /sessions; returns (status, body, headers).
-    pub async fn login(&self, identifier: &str, password: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+    pub async fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
         self.login_from(identifier, password, None).await
     }
 
@@ -249,6 +263,10 @@ impl TestApp {
 pub fn violation_codes(body: &Value) -> Vec<String> {
     body["error"]["violations"]
         .as_array()
-        .map(|vs| vs.iter().map(|v| v["code"].as_str().unwrap().to_string()).collect())
+        .map(|vs| {
+            vs.iter()
+                .map(|v| v["code"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }

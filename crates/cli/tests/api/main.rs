@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a random port, spoken to over HTTP,
 //! on SQLite and (when REGAIN_TEST_DATABASE_URL is set) PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[macro_use]
 mod helpers;

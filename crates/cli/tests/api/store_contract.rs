@@ -29,7 +29,9 @@ const NOW: Timestamp = Timestamp(1_800_000_000);
 
 async fn store(backend: Backend) -> (Store, i64, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&backend.fresh_url(dir.path()).await, 4).await.unwrap();
+    let store = Store::connect(&backend.fresh_url(dir.path()).await, 4)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.unwrap(); // idempotent
     let tenant = NewTenant {

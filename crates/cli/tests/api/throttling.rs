@@ -67,7 +67,7 @@ backend_tests! {
             assert_eq!(status, 401, "each client address has its own budget");
         }
         for _ in 0..3 {
-            t.login_from(&format!("ghost-x"), "Wrong-password-1", Some("198.51.100.7")).await;
+            t.login_from("ghost-x", "Wrong-password-1", Some("198.51.100.7")).await;
         }
         assert_eq!(t.login_from("acme", PASSWORD, Some("198.51.100.7")).await.0, 429);
         assert_eq!(t.login_from("acme", PASSWORD, Some("198.51.100.8")).await.0, 201);

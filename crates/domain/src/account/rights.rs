@@ -97,7 +97,12 @@ mod tests {
             // upward denials
             ("admin ↛ parent", &admin2, &ent, false),
             ("postmaster ↛ its domain", &postmaster11, &domain10, false),
-            ("postmaster ↛ the enterprise root", &postmaster11, &ent, false),
+            (
+                "postmaster ↛ the enterprise root",
+                &postmaster11,
+                &ent,
+                false,
+            ),
             ("child ↛ parent", &child6, &member4, false),
             ("member ↛ root", &member4, &ent, false),
             // sideways denials
@@ -106,8 +111,18 @@ mod tests {
             ("member ↛ sibling admin", &member4, &admin2, false),
             ("employee ↛ peer employee", &emp12, &emp13, false),
             ("employee ↛ postmaster", &emp12, &postmaster11, false),
-            ("postmaster ↛ sibling of its domain", &postmaster11, &member4, false),
-            ("postmaster ↛ enterprise admin", &postmaster11, &admin2, false),
+            (
+                "postmaster ↛ sibling of its domain",
+                &postmaster11,
+                &member4,
+                false,
+            ),
+            (
+                "postmaster ↛ enterprise admin",
+                &postmaster11,
+                &admin2,
+                false,
+            ),
             // nobody manages themselves through admin rights
             ("root ↛ itself", &ent, &ent, false),
             ("admin ↛ itself", &admin2, &admin2, false),
@@ -115,11 +130,31 @@ mod tests {
             ("enterprise ↛ other root", &ent, &ind20, false),
             ("individual ↛ other tree's member", &ind20, &member4, false),
             ("admin ↛ other tree", &admin2, &sub21, false),
-            ("root ↛ same ids in another tenant", &ent, &other_tenant_member, false),
-            ("other tenant root ↛ this tenant", &other_tenant_ent, &member4, false),
-            ("admin ↛ other tenant's twin", &admin2, &other_tenant_member, false),
+            (
+                "root ↛ same ids in another tenant",
+                &ent,
+                &other_tenant_member,
+                false,
+            ),
+            (
+                "other tenant root ↛ this tenant",
+                &other_tenant_ent,
+                &member4,
+                false,
+            ),
+            (
+                "admin ↛ other tenant's twin",
+                &admin2,
+                &other_tenant_member,
+                false,
+            ),
             // a disabled account manages no one
-            ("disabled admin ↛ sibling", &disabled_admin2, &member4, false),
+            (
+                "disabled admin ↛ sibling",
+                &disabled_admin2,
+                &member4,
+                false,
+            ),
         ];
         assert!(table.len() >= 25);
         for (name, actor, target, expected) in table {
@@ -130,7 +165,10 @@ mod tests {
     #[test]
     fn paths_round_trip() {
         let path = vec![1, 22, 333];
-        assert_eq!(AccountNode::parse_path(&AccountNode::format_path(&path)), Some(path));
+        assert_eq!(
+            AccountNode::parse_path(&AccountNode::format_path(&path)),
+            Some(path)
+        );
         assert_eq!(AccountNode::parse_path("1/x"), None);
     }
 }

@@ -172,10 +172,14 @@ impl PasswordPolicy {
         let mut out = Vec::new();
 
         if length < self.min_length as usize {
-            out.push(Violation::TooShort { min: self.min_length });
+            out.push(Violation::TooShort {
+                min: self.min_length,
+            });
         }
         if length > self.max_length as usize {
-            out.push(Violation::TooLong { max: self.max_length });
+            out.push(Violation::TooLong {
+                max: self.max_length,
+            });
         }
         let allowed = |c: char| match self.allowed_characters {
             CharacterSet::Any => !c.is_control(),
@@ -231,8 +235,7 @@ impl PasswordPolicy {
 
     /// Whether a password set at `changed_at` must be changed at `now`.
     pub fn is_expired(&self, changed_at: Timestamp, now: Timestamp) -> bool {
-        self.max_age_days > 0
-            && now.0 >= changed_at.0 + i64::from(self.max_age_days) * 86_400
+        self.max_age_days > 0 && now.0 >= changed_at.0 + i64::from(self.max_age_days) * 86_400
     }
 }
 

@@ -119,7 +119,13 @@ pub fn resolve(base: &PasswordPolicy, overrides: &[(i64, PolicyOverride)]) -> Re
         .map(|f| (*f, Source::Tenant))
         .collect();
     for (account_id, o) in overrides {
-        o.apply(&mut policy, &mut sources, Source::Account { account_id: *account_id });
+        o.apply(
+            &mut policy,
+            &mut sources,
+            Source::Account {
+                account_id: *account_id,
+            },
+        );
     }
     Resolved { policy, sources }
 }
@@ -148,7 +154,10 @@ mod tests {
         assert_eq!(r.policy.weak_keywords, vec!["acme".to_string()]);
         assert_eq!(r.policy.max_length, base.max_length);
         assert_eq!(r.sources["min_length"], Source::Account { account_id: 10 });
-        assert_eq!(r.sources["history_depth"], Source::Account { account_id: 1 });
+        assert_eq!(
+            r.sources["history_depth"],
+            Source::Account { account_id: 1 }
+        );
         assert_eq!(r.sources["max_length"], Source::Tenant);
         assert_eq!(r.sources.len(), PolicyOverride::FIELDS.len());
     }

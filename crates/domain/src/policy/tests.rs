@@ -4,7 +4,11 @@ use super::presets::Preset;
 use super::*;
 
 fn codes(policy: &PasswordPolicy, pw: &str, subject: Subject<'_>) -> Vec<&'static str> {
-    policy.check(pw, subject).iter().map(Violation::code).collect()
+    policy
+        .check(pw, subject)
+        .iter()
+        .map(Violation::code)
+        .collect()
 }
 
 fn none() -> Subject<'static> {
@@ -63,18 +67,49 @@ fn context_rules_are_case_insensitive() {
     };
     assert_eq!(codes(&p, "XALICEx9!", subject), vec!["contains_username"]);
     // the email's local part in another case, and the whole email
-    assert_eq!(codes(&p, "9!aLiCe.SmItH", Subject { username: None, ..subject }), vec!["contains_email"]);
-    assert_eq!(codes(&p, "1!alice.smith@EXAMPLE.com", Subject { username: None, ..subject }), vec!["contains_email"]);
+    assert_eq!(
+        codes(
+            &p,
+            "9!aLiCe.SmItH",
+            Subject {
+                username: None,
+                ..subject
+            }
+        ),
+        vec!["contains_email"]
+    );
+    assert_eq!(
+        codes(
+            &p,
+            "1!alice.smith@EXAMPLE.com",
+            Subject {
+                username: None,
+                ..subject
+            }
+        ),
+        vec!["contains_email"]
+    );
     assert!(codes(&p, "Kx7#mQ2v", subject).is_empty());
     // identifiers shorter than 3 characters are not searched for
-    assert!(codes(&p, "Kx7#mQ2vab", Subject { username: Some("ab"), email: None }).is_empty());
+    assert!(codes(
+        &p,
+        "Kx7#mQ2vab",
+        Subject {
+            username: Some("ab"),
+            email: None
+        }
+    )
+    .is_empty());
 }
 
 #[test]
 fn weak_keywords() {
     let mut p = Preset::Mail.policy();
     p.weak_keywords = vec!["Acme".into(), "  ".into()];
-    assert_eq!(codes(&p, "xACMEx9!Q", none()), vec!["contains_weak_keyword"]);
+    assert_eq!(
+        codes(&p, "xACMEx9!Q", none()),
+        vec!["contains_weak_keyword"]
+    );
     assert!(codes(&p, "Kx7#mQ2v", none()).is_empty());
     let msg = Violation::ContainsWeakKeyword.message();
     assert!(!msg.to_lowercase().contains("acme"));
@@ -84,10 +119,21 @@ fn weak_keywords() {
 fn common_passwords_are_refused_with_their_variants() {
     let mut p = Preset::Nist.policy();
     p.forbid_username = false;
-    for pw in ["password1", "qwerty123", "P@ssw0rd", "iloveyou", "1qaz2wsx", "sunshine"] {
+    for pw in [
+        "password1",
+        "qwerty123",
+        "P@ssw0rd",
+        "iloveyou",
+        "1qaz2wsx",
+        "sunshine",
+    ] {
         assert!(codes(&p, pw, none()).contains(&"common_password"), "{pw}");
     }
-    for pw in ["Kx7#mQ2v", "tulip-ferry-oxide-42", "correct horse battery staple"] {
+    for pw in [
+        "Kx7#mQ2v",
+        "tulip-ferry-oxide-42",
+        "correct horse battery staple",
+    ] {
         assert!(codes(&p, pw, none()).is_empty(), "{pw}");
     }
 }
@@ -105,10 +151,23 @@ fn strength_score() {
 fn all_violations_are_returned_at_once() {
     let p = Preset::Mail.policy();
     let email = Email::parse("bob@example.com").unwrap();
-    let got = codes(&p, "bob admin", Subject { username: Some("bob"), email: Some(&email) });
+    let got = codes(
+        &p,
+        "bob admin",
+        Subject {
+            username: Some("bob"),
+            email: Some(&email),
+        },
+    );
     assert_eq!(
         got,
-        vec!["contains_space", "too_few_classes", "contains_username", "contains_email", "contains_weak_keyword"]
+        vec![
+            "contains_space",
+            "too_few_classes",
+            "contains_username",
+            "contains_email",
+            "contains_weak_keyword"
+        ]
     );
 }
 
@@ -161,20 +220,26 @@ fn arb_policy() -> impl Strategy<Value = PasswordPolicy> {
         any::<bool>(),
         prop::collection::vec("[a-z]{2,5}", 0..3),
     )
-        .prop_map(|(min, extra, ascii, spaces, classes, forbid, keywords)| PasswordPolicy {
-            min_length: min,
-            max_length: min + extra,
-            allowed_characters: if ascii { CharacterSet::PrintableAscii } else { CharacterSet::Any },
-            allow_spaces: spaces,
-            min_character_classes: classes,
-            forbid_username: forbid,
-            forbid_email: forbid,
-            weak_keywords: keywords,
-            history_depth: 0,
-            max_age_days: 0,
-            reject_common: false,
-            min_strength_score: 0,
-        })
+        .prop_map(
+            |(min, extra, ascii, spaces, classes, forbid, keywords)| PasswordPolicy {
+                min_length: min,
+                max_length: min + extra,
+                allowed_characters: if ascii {
+                    CharacterSet::PrintableAscii
+                } else {
+                    CharacterSet::Any
+                },
+                allow_spaces: spaces,
+                min_character_classes: classes,
+                forbid_username: forbid,
+                forbid_email: forbid,
+                weak_keywords: keywords,
+                history_depth: 0,
+                max_age_days: 0,
+                reject_common: false,
+                min_strength_score: 0,
+            },
+        )
 }
 
 proptest! {

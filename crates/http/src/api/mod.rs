@@ -8,5 +8,7 @@ use regain_app::App;
 use utoipa_axum::router::OpenApiRouter;
 
 pub(crate) fn router() -> OpenApiRouter<App> {
-    OpenApiRouter::new().merge(sessions::router()).merge(password::router())
+    OpenApiRouter::new()
+        .merge(sessions::router())
+        .merge(password::router())
 }

@@ -78,8 +78,12 @@ async fn create_session(
     ClientInfo(client): ClientInfo,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let logged_in = app.login(&tenant.slug, &req.identifier, req.password, &client).await?;
-    let must_change = app.must_change_password(&tenant, &logged_in.account).await?;
+    let logged_in = app
+        .login(&tenant.slug, &req.identifier, req.password, &client)
+        .await?;
+    let must_change = app
+        .must_change_password(&tenant, &logged_in.account)
+        .await?;
     let max_age = i64::from(app.config.session.ttl_minutes) * 60;
     let cookie = session_cookie(&logged_in.token, max_age, app.config.cookie_secure());
     let body = LoginResponse {
@@ -116,7 +120,10 @@ async fn get_current_session(ActiveSession(s): ActiveSession) -> Json<SessionVie
         (status = 204, description = "Logged out"),
         (status = 401, description = "No valid session", body = ErrorBody),
     ))]
-async fn delete_current_session(State(app): State<App>, s: AnySession) -> Result<impl IntoResponse, ApiError> {
+async fn delete_current_session(
+    State(app): State<App>,
+    s: AnySession,
+) -> Result<impl IntoResponse, ApiError> {
     app.logout(&s.tenant, &s.token).await?;
     let cookie = session_cookie("", 0, app.config.cookie_secure());
     Ok((StatusCode::NO_CONTENT, cookie_header(cookie)))
