@@ -321,6 +321,13 @@ mod tests {
         Password::parse(s.into()).unwrap()
     }
 
+    async fn check(h: &Hasher, password: &str, hash: &str) -> bool {
+        h.verify(pw(password), Some(hash.to_string()))
+            .await
+            .unwrap()
+            .matches
+    }
+
     #[tokio::test]
     async fn hash_then_verify() {
         let h = Hasher::start(
@@ -333,18 +340,8 @@ mod tests {
         .unwrap();
         let hash = h.hash(pw("correct horse")).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
-        assert!(
-            h.verify(pw("correct horse"), Some(hash.clone()))
-                .await
-                .unwrap()
-                .matches
-        );
-        assert!(
-            !h.verify(pw("wrong horse"), Some(hash))
-                .await
-                .unwrap()
-                .matches
-        );
+        assert!(check(&h, "correct horse", &hash).await);
+        assert!(!check(&h, "wrong horse", &hash).await);
         assert!(!h.verify(pw("anything"), None).await.unwrap().matches);
     }
 
@@ -369,18 +366,8 @@ mod tests {
         assert!(stock.verify_password(b"correct horse", &parsed).is_ok());
         assert!(stock.verify_password(b"wrong horse", &parsed).is_err());
         let theirs = stock.hash_password(b"correct horse").unwrap().to_string();
-        assert!(
-            h.verify(pw("correct horse"), Some(theirs.clone()))
-                .await
-                .unwrap()
-                .matches
-        );
-        assert!(
-            !h.verify(pw("wrong horse"), Some(theirs))
-                .await
-                .unwrap()
-                .matches
-        );
+        assert!(check(&h, "correct horse", &theirs).await);
+        assert!(!check(&h, "wrong horse", &theirs).await);
         // argon2i and argon2d hashes still verify (and get rehashed to argon2id)
         let old = Argon2::new(
             Algorithm::Argon2i,

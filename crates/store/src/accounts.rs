@@ -181,7 +181,16 @@ impl Store {
         max_accounts_per_contact: u32,
         now: Timestamp,
     ) -> Result<Account, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
+        if self.backend == crate::Backend::Postgres {
+            // One account creation per tenant at a time, so that the contact
+            // cap holds under concurrency (SQLite's BEGIN IMMEDIATE already
+            // serializes writers).
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(new.tenant_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        }
         let (parent_path, qualified_name, kind, role) = match new.placement {
             Placement::Root(kind) => (None, new.username.to_string(), Some(kind.as_str()), None),
             Placement::Sub { parent_id, role } => {
@@ -391,7 +400,7 @@ impl Store {
         keep_session: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE accounts SET password_hash = $1, must_change_password = $2, password_changed_at = $3 \
              WHERE id = $4",
@@ -443,7 +452,7 @@ impl Store {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
         )
@@ -506,7 +515,7 @@ impl Store {
         disabled: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(account_id)

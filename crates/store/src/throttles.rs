@@ -42,7 +42,7 @@ impl Store {
         rule: ThrottleRule,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO throttles (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
              ON CONFLICT (key) DO UPDATE SET \

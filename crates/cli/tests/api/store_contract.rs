@@ -127,6 +127,32 @@ backend_tests! {
         assert_eq!(store.accounts_by_verified_phone(tid, &phone, 10).await.unwrap().len(), 3);
     }
 
+    async fn the_contact_cap_holds_under_concurrent_creations(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let email = Email::parse("race@example.com").unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            let email = email.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = new_account(tid, Placement::Root(AccountKind::Individual), &format!("r{i}"));
+                n.email = Some(email);
+                n.email_verified = true;
+                store.create_account(&n, 3, NOW).await
+            }));
+        }
+        let mut created = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => created += 1,
+                Err(StoreError::ContactLimit) => {}
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!(created, 3);
+        assert_eq!(store.accounts_by_verified_email(tid, &email, 10).await.unwrap().len(), 3);
+    }
+
     async fn setting_a_password_is_one_transaction_with_history_and_revocation(backend: Backend) {
         let (store, tid, _dir) = store(backend).await;
         let a = store
