@@ -3,7 +3,7 @@
 use regain_domain::account::{AccountKind, Role};
 use regain_domain::identifiers::{Email, Phone, QualifiedName, TenantSlug, Username};
 use regain_domain::password::Password;
-use regain_domain::policy::overrides::{resolve, Resolved};
+use regain_domain::policy::overrides::{resolve, PolicyError, PolicyOverride, Resolved};
 use regain_domain::policy::presets::Preset;
 use regain_domain::policy::{PasswordPolicy, Subject, Violation};
 use regain_domain::tenant::TenantSettings;
@@ -182,6 +182,38 @@ impl App {
         Ok(resolve_for(&tenant.policy, &lineage))
     }
 
+    /// Replaces a tenant's policy after checking that some password can meet it.
+    pub async fn set_tenant_policy(
+        &self,
+        tenant: &Tenant,
+        policy: &PasswordPolicy,
+    ) -> Result<(), AppError> {
+        policy.validate().map_err(invalid_policy)?;
+        Ok(self.store.set_tenant_policy(tenant.id, policy).await?)
+    }
+
+    /// Sets (or clears) the override of `account`'s subtree, after checking
+    /// that the policy it produces for the account can still be met.
+    pub async fn set_policy_override(
+        &self,
+        tenant: &Tenant,
+        account: &Account,
+        policy_override: Option<PolicyOverride>,
+    ) -> Result<(), AppError> {
+        let mut lineage = self.store.lineage(account).await?;
+        if let Some(own) = lineage.iter_mut().find(|a| a.id == account.id) {
+            own.policy_override = policy_override.clone();
+        }
+        resolve_for(&tenant.policy, &lineage)
+            .policy
+            .validate()
+            .map_err(invalid_policy)?;
+        Ok(self
+            .store
+            .set_policy_override(account.id, policy_override.as_ref())
+            .await?)
+    }
+
     /// Every violation of `password` for `account`, history included.
     pub async fn check_new_password(
         &self,
@@ -196,18 +228,21 @@ impl App {
             email: email.as_ref(),
         };
         let mut violations = policy.check(password.expose(), subject);
-        if policy.history_depth > 0 {
-            let hashes = self
-                .store
-                .password_history(account.id, policy.history_depth)
-                .await?;
-            if self.hasher.matches_any(password.clone(), hashes).await? {
-                violations.push(Violation::Reused {
-                    depth: policy.history_depth,
-                });
-            }
+        // The current password is always refused, whatever the history
+        // depth: a forced change must change something.
+        let depth = policy.history_depth.max(1);
+        let hashes = self.store.password_history(account.id, depth).await?;
+        if self.hasher.matches_any(password.clone(), hashes).await? {
+            violations.push(Violation::Reused { depth });
         }
         Ok(violations)
+    }
+}
+
+fn invalid_policy(e: PolicyError) -> AppError {
+    AppError::Invalid {
+        code: "invalid_policy",
+        message: e.to_string(),
     }
 }
 

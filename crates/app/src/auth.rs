@@ -1,9 +1,9 @@
 //! Login, sessions and the password change.
 //!
 //! Enumeration safety: an unknown account and a wrong password take the same
-//! steps — the same throttle reads and writes, one Argon2id verification
-//! (against a dummy hash when there is no account) — and give the same
-//! error, [`AppError::InvalidCredentials`].
+//! steps — the same throttle writes, one Argon2id verification (against a
+//! dummy hash when there is no account) — and give the same error,
+//! [`AppError::InvalidCredentials`].
 
 use std::net::IpAddr;
 
@@ -24,8 +24,21 @@ pub struct Client {
     pub user_agent: String,
 }
 
-/// A successful login.
-#[derive(Debug)]
+impl Client {
+    /// The address as rate limits see it: IPv6 clients by their /64, since
+    /// one subscriber usually holds a whole /64.
+    pub fn throttle_address(&self) -> String {
+        match self.ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        }
+    }
+}
+
+/// A successful login. No `Debug`: it holds the session token.
 pub struct LoggedIn {
     /// The session token: returned once, stored only as a hash.
     pub token: String,
@@ -47,13 +60,37 @@ pub struct Authenticated {
 impl App {
     fn login_rule(&self, max: u32) -> ThrottleRule {
         ThrottleRule {
-            max_failures: max,
+            max_attempts: max,
             window_secs: i64::from(self.config.login.window_minutes) * 60,
             lock_secs: i64::from(self.config.login.lock_minutes) * 60,
         }
     }
 
+    /// Counts an attempt on each key before the slow check it guards; the
+    /// first refusal wins.
+    pub(crate) async fn count_attempts(
+        &self,
+        keys: &[(&str, ThrottleRule)],
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        for (key, rule) in keys {
+            if let Some(until) = self.store.throttle_attempt(key, *rule, now).await? {
+                return Err(AppError::Throttled {
+                    retry_after: now.secs_until(until).max(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Logs in with any identifier form and a password.
+    ///
+    /// Attempts are limited per identifier (as typed, normalized) and per
+    /// client address. There is deliberately no lock shared by the several
+    /// identifiers of one account: it would let a prober learn which emails
+    /// and phones belong to a known username. An account has at most three
+    /// identifier forms (name, email, phone), so the cap stays at three
+    /// times the per-identifier limit per window.
     pub async fn login(
         &self,
         tenant_slug: &str,
@@ -67,33 +104,17 @@ impl App {
         let now = self.clock.now();
 
         let id_key = format!("login:id:{}:{}", tenant.id, identifier.throttle_key());
-        let ip_key = format!("login:ip:{}:{}", tenant.id, client.ip);
+        let ip_key = format!("login:ip:{}:{}", tenant.id, client.throttle_address());
+        self.count_attempts(&[
+            (&ip_key, self.login_rule(self.config.login.ip_max_failures)),
+            (&id_key, self.login_rule(self.config.login.max_failures)),
+        ])
+        .await?;
         let account = self.find_login_account(&tenant, &identifier).await?;
-        // Unknown accounts get a stand-in key so both paths do the same work.
-        let account_key = match &account {
-            Some(a) => format!("login:acct:{}", a.id),
-            None => format!("{id_key}:none"),
-        };
-        for key in [&ip_key, &id_key, &account_key] {
-            if let Some(until) = self.store.throttle_locked_until(key, now).await? {
-                return Err(AppError::Throttled {
-                    retry_after: now.secs_until(until).max(1),
-                });
-            }
-        }
 
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let verified = self.hasher.verify(password, hash).await?;
         let Some(account) = account.filter(|_| verified.matches) else {
-            let per_account = self.login_rule(self.config.login.max_failures);
-            let per_ip = self.login_rule(self.config.login.ip_max_failures);
-            self.store
-                .throttle_failure(&id_key, per_account, now)
-                .await?;
-            self.store
-                .throttle_failure(&account_key, per_account, now)
-                .await?;
-            self.store.throttle_failure(&ip_key, per_ip, now).await?;
             tracing::info!(tenant = %tenant.slug, ip = %client.ip, outcome = "failure", "login");
             return Err(AppError::InvalidCredentials);
         };
@@ -116,7 +137,7 @@ impl App {
             }
         }
         self.store.throttle_clear(&id_key).await?;
-        self.store.throttle_clear(&account_key).await?;
+        self.store.throttle_refund(&ip_key).await?;
 
         let policy = self.effective_policy(&tenant, &account).await?.policy;
         if let Some(changed) = account.password_changed_at {
@@ -240,21 +261,17 @@ impl App {
         let new = Password::parse(new)?;
         let now = self.clock.now();
         let account = &auth.account;
-        let account_key = format!("login:acct:{}", account.id);
-        if let Some(until) = self.store.throttle_locked_until(&account_key, now).await? {
-            return Err(AppError::Throttled {
-                retry_after: now.secs_until(until).max(1),
-            });
-        }
+        let key = format!("password:acct:{}", account.id);
+        self.count_attempts(&[(&key, self.login_rule(self.config.login.max_failures))])
+            .await?;
         let verified = self
             .hasher
             .verify(current, account.password_hash.clone())
             .await?;
         if !verified.matches {
-            let rule = self.login_rule(self.config.login.max_failures);
-            self.store.throttle_failure(&account_key, rule, now).await?;
             return Err(AppError::InvalidCredentials);
         }
+        self.store.throttle_clear(&key).await?;
         let violations = self.check_new_password(tenant, account, &new).await?;
         if !violations.is_empty() {
             return Err(AppError::Policy(violations));

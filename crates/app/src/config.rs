@@ -86,9 +86,10 @@ pub struct SessionConfig {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoginConfig {
-    /// Failures per identifier or account before a lock.
+    /// Attempts per identifier within the window; the next one locks.
     pub max_failures: u32,
-    /// Failures per client IP before a lock.
+    /// Attempts per client address within the window (a success gives its
+    /// attempt back); the next one locks.
     pub ip_max_failures: u32,
     /// The counting window.
     pub window_minutes: u32,
@@ -181,6 +182,16 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
 /// Settings whose environment value is a comma-separated list.
 const LIST_SETTINGS: &[&str] = &["trusted_proxies"];
 
+/// Settings whose environment value is text even when it looks like a
+/// number (`REGAIN_DATA_DIR=2024`).
+const TEXT_SETTINGS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "log_format",
+];
+
 impl Config {
     /// Loads defaults, then `file` (if given), then the environment as read
     /// by `env`. Unknown keys and bad values are errors naming the setting.
@@ -217,13 +228,17 @@ impl Config {
                 || self.public_url.starts_with("https://"),
             "public_url must start with http:// or https://"
         );
+        // OWASP's Argon2id floor: 7 MiB at least, and memory × passes no
+        // less than the 19 MiB × 2 baseline (e.g. 46 MiB × 1, 12 MiB × 3).
+        let work = u64::from(self.argon2.memory_kib) * u64::from(self.argon2.iterations);
         anyhow::ensure!(
-            self.argon2.memory_kib >= 8 * self.argon2.parallelism.max(1),
-            "argon2.memory_kib is too small"
+            self.argon2.memory_kib >= 7168 && work >= 38_400 && self.argon2.parallelism >= 1,
+            "argon2 parameters are below the OWASP baseline \
+             (memory_kib >= 7168 and memory_kib x iterations >= 38400)"
         );
         anyhow::ensure!(
-            self.argon2.iterations >= 1,
-            "argon2.iterations must be at least 1"
+            self.session.cookie_secure != Some(false) || self.public_url_is_loopback_http(),
+            "session.cookie_secure = false is allowed only when public_url is plain http on a loopback address"
         );
         anyhow::ensure!(
             self.session.ttl_minutes >= 1,
@@ -259,19 +274,21 @@ impl Config {
 
     /// Whether cookies get the `Secure` attribute.
     pub fn cookie_secure(&self) -> bool {
-        self.session.cookie_secure.unwrap_or_else(|| {
-            let url = self.effective_public_url();
-            let Some(rest) = url.strip_prefix("http://") else {
-                return true;
-            };
-            let host = match rest.strip_prefix('[') {
-                Some(v6) => v6.split(']').next().unwrap_or_default(),
-                None => rest.split([':', '/']).next().unwrap_or_default(),
-            };
-            let loopback =
-                host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            !loopback
-        })
+        self.session
+            .cookie_secure
+            .unwrap_or_else(|| !self.public_url_is_loopback_http())
+    }
+
+    fn public_url_is_loopback_http(&self) -> bool {
+        let url = self.effective_public_url();
+        let Some(rest) = url.strip_prefix("http://") else {
+            return false;
+        };
+        let host = match rest.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => rest.split([':', '/']).next().unwrap_or_default(),
+        };
+        host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 
     /// Whether `peer` is a trusted proxy.
@@ -289,6 +306,9 @@ fn env_value(key: &str, raw: &str) -> toml::Value {
                 .map(|s| toml::Value::String(s.to_string()))
                 .collect(),
         );
+    }
+    if TEXT_SETTINGS.contains(&key) {
+        return toml::Value::String(raw.to_string());
     }
     if let Ok(i) = raw.parse::<i64>() {
         return toml::Value::Integer(i);
@@ -389,5 +409,19 @@ mod tests {
         let err = Config::load(Some(&path), env(&[])).unwrap_err();
         assert!(format!("{err:#}").contains("lisen"), "{err:#}");
         assert!(Config::load(None, env(&[("REGAIN_PUBLIC_URL", "ftp://x")])).is_err());
+        assert!(
+            Config::load(None, env(&[("REGAIN_ARGON2_MEMORY_KIB", "1024")])).is_err(),
+            "below OWASP"
+        );
+        let secure_off = [
+            ("REGAIN_SESSION_COOKIE_SECURE", "false"),
+            ("REGAIN_PUBLIC_URL", "http://id.example.com"),
+        ];
+        assert!(
+            Config::load(None, env(&secure_off)).is_err(),
+            "Secure is dropped on loopback only"
+        );
+        let c = Config::load(None, env(&[("REGAIN_DATA_DIR", "2024")])).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("2024"));
     }
 }

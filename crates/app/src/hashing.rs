@@ -194,11 +194,8 @@ fn worker(rx: &Mutex<Receiver<Job>>, inner: &Inner) {
         };
         match job {
             Job::Hash { password, reply } => {
-                let _ = reply.send(hash_with(
-                    &inner.params,
-                    password.expose().as_bytes(),
-                    &mut memory,
-                ));
+                let input = password.hashing_input();
+                let _ = reply.send(hash_with(&inner.params, input.as_bytes(), &mut memory));
             }
             Job::Verify {
                 password,
@@ -212,9 +209,10 @@ fn worker(rx: &Mutex<Receiver<Job>>, inner: &Inner) {
                 hashes,
                 reply,
             } => {
-                let found = hashes.iter().any(|h| {
-                    matches_hash(password.expose().as_bytes(), h, &mut memory).unwrap_or(false)
-                });
+                let input = password.hashing_input();
+                let found = hashes
+                    .iter()
+                    .any(|h| matches_hash(input.as_bytes(), h, &mut memory).unwrap_or(false));
                 let _ = reply.send(Ok(found));
             }
         }
@@ -276,13 +274,10 @@ fn verify_with(
         Some(h) => (h, true),
         None => (inner.dummy_hash.as_str(), false),
     };
-    let matches = matches_hash(password.expose().as_bytes(), hash_text, memory)? && real;
+    let input = password.hashing_input();
+    let matches = matches_hash(input.as_bytes(), hash_text, memory)? && real;
     let rehashed = if matches && needs_rehash(hash_text, &inner.params) {
-        Some(hash_with(
-            &inner.params,
-            password.expose().as_bytes(),
-            memory,
-        )?)
+        Some(hash_with(&inner.params, input.as_bytes(), memory)?)
     } else {
         None
     };

@@ -49,7 +49,10 @@ impl SecretKey {
 
     /// A key from 64 hex digits.
     pub fn from_hex(hex: &str) -> anyhow::Result<SecretKey> {
-        anyhow::ensure!(hex.len() == 64, "the secret key must be 64 hex digits");
+        anyhow::ensure!(
+            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            "the secret key must be 64 hex digits"
+        );
         let mut bytes = Zeroizing::new([0u8; 32]);
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
@@ -88,5 +91,10 @@ mod tests {
         let k = SecretKey::from_hex(&"ab".repeat(32)).unwrap();
         assert_eq!(format!("{k:?}"), "SecretKey([redacted])");
         assert!(SecretKey::from_hex("zz").is_err());
+        assert!(
+            SecretKey::from_hex(&"é".repeat(32)).is_err(),
+            "64 bytes of non-ASCII, no panic"
+        );
+        assert!(SecretKey::from_hex(&"+f".repeat(32)).is_err());
     }
 }

@@ -1,8 +1,16 @@
-//! Message delivery for Regain: the transactional outbox and its senders
-//! (file, SMTP, SMS gateway).
+//! Message delivery for Regain.
 //!
-//! Nothing is sent yet: the foundation has no flow that sends a message.
-//! The recovery flows bring the outbox table (written in the same
-//! transaction as the state change that causes a message) and the worker
-//! that delivers it with retries; this crate is where they live.
+//! Messages are rendered from [`templates`] in the recipient's language and
+//! written to the outbox table in the same transaction as the change that
+//! causes them (see `regain_store::outbox`). The [`worker`] claims due
+//! messages, hands them to the configured [`senders`], and records the
+//! outcome: sent, retry later with backoff, or failed after the retry
+//! horizon. Every message carries an idempotency key (the SMTP Message-ID,
+//! the SMS gateway's `id`) so a receiver can drop the duplicate that a crash
+//! between "sent" and "recorded" could cause.
 #![deny(missing_docs)]
+
+pub mod config;
+pub mod templates;
+
+pub use config::DeliveryConfig;

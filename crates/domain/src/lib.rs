@@ -12,4 +12,5 @@ pub mod clock;
 pub mod identifiers;
 pub mod password;
 pub mod policy;
+pub mod recovery;
 pub mod tenant;

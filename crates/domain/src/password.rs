@@ -1,6 +1,7 @@
 //! The plaintext password as it travels from the edge to the hasher.
 
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
 /// Longest password accepted at the edge, in bytes. Policies may demand less;
@@ -43,9 +44,16 @@ impl Password {
         Ok(Password(raw))
     }
 
-    /// The plaintext, for the hasher and the policy engine only.
+    /// The plaintext, for the policy engine only.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// What the hasher sees: the NFKC form, so that the same password typed
+    /// on keyboards that compose characters differently still verifies, and
+    /// so that the hash covers exactly what the policy measured.
+    pub fn hashing_input(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.0.nfkc().collect())
     }
 }
 
@@ -63,6 +71,13 @@ mod tests {
     fn debug_never_shows_the_secret() {
         let p = Password::parse("hunter2-secret".into()).unwrap();
         assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn hashing_input_is_nfkc() {
+        let composed = Password::parse("caf\u{e9}-\u{fb01}".into()).unwrap();
+        let decomposed = Password::parse("cafe\u{301}-fi".into()).unwrap();
+        assert_eq!(*composed.hashing_input(), *decomposed.hashing_input());
     }
 
     #[test]

@@ -38,6 +38,23 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// Keeps a caller's `x-request-id` only when it is a short token of safe
+/// characters; anything else is dropped and replaced by a fresh id, so a
+/// client cannot forge log lines or flood them.
+async fn sanitize_request_id(mut req: Request<Body>) -> Request<Body> {
+    let acceptable = req.headers().get(REQUEST_ID).is_none_or(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+    });
+    if !acceptable {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
+}
+
 pub(crate) fn apply(routes: axum::Router<App>, app: App) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
@@ -92,6 +109,7 @@ pub(crate) fn apply(routes: axum::Router<App>, app: App) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(axum::middleware::map_request(sanitize_request_id))
 }
 
 async fn not_found() -> ApiError {

@@ -183,7 +183,9 @@ pub async fn run(app: App, args: DemoArgs) -> anyhow::Result<()> {
                 history_depth: Some(mail.history_depth),
                 ..Default::default()
             };
-            app.store.set_policy_override(account.id, Some(&o)).await?;
+            app.set_policy_override(&tenant, &account, Some(o))
+                .await
+                .map_err(explain)?;
         }
         println!("  {:<22} {}", demo.name, demo.what);
     }

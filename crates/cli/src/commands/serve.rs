@@ -20,10 +20,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         hashing_workers = app.hasher.workers(),
         "regain is serving"
     );
+    let housekeeping = tokio::spawn(purge_periodically(app.clone()));
     regain_http::serve(listener, app, shutdown_signal()).await?;
+    housekeeping.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Deletes expired throttle counters and CAPTCHA challenges every ten
+/// minutes, so spraying random identifiers cannot grow the tables forever.
+async fn purge_periodically(app: regain_app::App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match app.store.purge_expired(app.clock.now()).await {
+            Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
+            Err(e) => tracing::warn!(error = ?e, "purging expired rows failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

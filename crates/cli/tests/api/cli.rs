@@ -42,6 +42,10 @@ async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
     let env = [("REGAIN_LISTEN", "127.0.0.1:0"), ("REGAIN_LOG", "debug")];
     let demo = regain(dir.path(), &env, &["demo"], "");
     assert!(demo.status.success(), "{}", text(&demo.stderr));
+    assert!(
+        !text(&demo.stderr).contains("-7Q"),
+        "the demo password goes to stdout only"
+    );
     let out = text(&demo.stdout);
     let lines: Vec<&str> = out.lines().collect();
     let at = lines
@@ -78,8 +82,18 @@ async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: serde_json::Value = res.json().await.unwrap();
     let token = body["token"].as_str().unwrap().to_string();
+    let new_password = "Brand-new-secret-93";
+    let res = http
+        .post(format!("http://{addr}/api/v1/t/demo/password"))
+        .bearer_auth(&token)
+        .json(&json!({"current_password": password, "new_password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
     let res = http
         .get(format!("http://{addr}/api/v1/t/demo/sessions/current"))
         .bearer_auth(&token)
@@ -119,7 +133,16 @@ async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
         logs.contains("login") && logs.contains("outcome"),
         "the run was logged"
     );
-    for secret in [password.as_str(), token.as_str(), "Not-the-right-one-9"] {
+    assert!(
+        logs.contains(&format!("id={request_id}")),
+        "log lines carry the request id"
+    );
+    for secret in [
+        password.as_str(),
+        token.as_str(),
+        "Not-the-right-one-9",
+        new_password,
+    ] {
         assert!(!logs.contains(secret), "a secret leaked into the logs");
     }
     let key = std::fs::read_to_string(data.join("secret.key")).unwrap();

@@ -42,6 +42,13 @@ backend_tests! {
         let id = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_string();
         assert_eq!(id(&a).len(), 16);
         assert_ne!(id(&a), id(&b));
+        let kept = t.http.get(t.url("/healthz")).header("x-request-id", "lb-7f3a_01").send().await.unwrap();
+        assert_eq!(id(&kept), "lb-7f3a_01", "a sane caller id is kept");
+        for forged in ["x\r\nINFO forged line", &"a".repeat(65), "has space"] {
+            let Ok(value) = reqwest::header::HeaderValue::from_str(forged) else { continue };
+            let res = t.http.get(t.url("/healthz")).header("x-request-id", value).send().await.unwrap();
+            assert_eq!(id(&res).len(), 16, "{forged:?} was replaced");
+        }
         let h = a.headers();
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["referrer-policy"], "no-referrer");

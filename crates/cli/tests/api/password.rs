@@ -27,6 +27,11 @@ backend_tests! {
         assert_eq!(status, 422);
         assert_eq!(violation_codes(&body), ["too_short"]);
 
+        // the temporary password itself is no change
+        let (status, body) = t.change_password(&token, PASSWORD, PASSWORD).await;
+        assert_eq!(status, 422);
+        assert_eq!(violation_codes(&body), ["reused_password"]);
+
         let (status, body) = t.change_password(&token, "Wrong-current-1", "Fresh-start-77").await;
         assert_eq!(status, 401);
         assert_eq!(body["error"]["code"], "invalid_credentials");
@@ -88,6 +93,23 @@ backend_tests! {
         // the parent, outside the subtree, keeps the tenant's policy
         let parent = t.token("acme", PASSWORD).await;
         assert_eq!(t.change_password(&parent, PASSWORD, "lowercase22").await.0, 204);
+    }
+
+    async fn policies_no_password_can_meet_are_refused(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        let mail = t.account("acme/mail", None, None).await;
+        let impossible = regain_domain::policy::overrides::PolicyOverride {
+            min_length: Some(200),
+            ..Default::default()
+        };
+        let err = t.app.set_policy_override(&t.tenant, &mail, Some(impossible)).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_policy");
+        let mut policy = Preset::Cloud.policy();
+        policy.min_character_classes = 5;
+        assert_eq!(t.app.set_tenant_policy(&t.tenant, &policy).await.unwrap_err().code(), "invalid_policy");
+        let stored = t.app.store.account(t.tenant.id, mail.id).await.unwrap().unwrap();
+        assert!(stored.policy_override.is_none(), "nothing was stored");
     }
 
     async fn an_expired_password_must_be_changed(backend: Backend) {

@@ -90,7 +90,7 @@ backend_tests! {
         assert_eq!(page.len(), 1, "paging continues after the last id");
     }
 
-    async fn a_failed_creation_leaves_nothing_behind(backend: Backend) {
+    async fn a_conflicting_creation_changes_nothing(backend: Backend) {
         let (store, tid, _dir) = store(backend).await;
         let ent = Placement::Root(AccountKind::Enterprise);
         let a = store.create_account(&new_account(tid, ent, "a"), 5, NOW).await.unwrap();
@@ -159,8 +159,7 @@ backend_tests! {
             .create_account(&new_account(tid, Placement::Root(AccountKind::Enterprise), "a"), 5, NOW)
             .await
             .unwrap();
-        for (hash, token) in [("h1", "s1"), ("h2", "s2")] {
-            let _ = hash;
+        for token in ["s1", "s2"] {
             let s = regain_store::NewSession {
                 token_hash: token.into(),
                 tenant_id: tid,
@@ -187,21 +186,55 @@ backend_tests! {
         assert_eq!(store.password_history(a.id, 1).await.unwrap(), ["h4b"]);
     }
 
-    async fn throttles_lock_and_restart(backend: Backend) {
+    async fn throttles_count_attempts_lock_and_restart(backend: Backend) {
         let (store, _, _dir) = store(backend).await;
-        let rule = ThrottleRule { max_failures: 3, window_secs: 60, lock_secs: 300 };
-        assert_eq!(store.throttle_failure("k", rule, NOW).await.unwrap(), None);
-        assert_eq!(store.throttle_failure("k", rule, NOW.plus_secs(1)).await.unwrap(), None);
+        let rule = ThrottleRule { max_attempts: 3, window_secs: 60, lock_secs: 300 };
+        let at = |s| NOW.plus_secs(s);
+        assert_eq!(store.throttle_attempt("k", rule, at(0)).await.unwrap(), None);
+        assert_eq!(store.throttle_attempt("k", rule, at(1)).await.unwrap(), None);
         // a window that ran out starts the count again
-        assert_eq!(store.throttle_failure("k", rule, NOW.plus_secs(61)).await.unwrap(), None);
-        assert_eq!(store.throttle_failure("k", rule, NOW.plus_secs(62)).await.unwrap(), None);
-        let until = store.throttle_failure("k", rule, NOW.plus_secs(63)).await.unwrap();
-        assert_eq!(until, Some(NOW.plus_secs(363)));
-        assert_eq!(store.throttle_locked_until("k", NOW.plus_secs(100)).await.unwrap(), until);
-        assert_eq!(store.throttle_locked_until("k", NOW.plus_secs(363)).await.unwrap(), None);
+        for s in [61, 62, 63] {
+            assert_eq!(store.throttle_attempt("k", rule, at(s)).await.unwrap(), None, "attempt at {s}");
+        }
+        assert_eq!(store.throttle_attempt("k", rule, at(64)).await.unwrap(), Some(at(364)), "the 4th locks");
+        assert_eq!(store.throttle_locked_until("k", at(100)).await.unwrap(), Some(at(364)));
+        assert_eq!(store.throttle_attempt("k", rule, at(100)).await.unwrap(), Some(at(364)), "still locked");
+        assert_eq!(store.throttle_attempt("k", rule, at(364)).await.unwrap(), None, "the lock ended");
         assert_eq!(store.throttle_locked_until("other", NOW).await.unwrap(), None);
-        store.throttle_clear("k").await.unwrap();
-        assert_eq!(store.throttle_locked_until("k", NOW.plus_secs(100)).await.unwrap(), None);
+
+        // a refund gives one attempt back; a clear lifts a lock
+        for _ in 0..2 {
+            store.throttle_attempt("r", rule, at(0)).await.unwrap();
+        }
+        store.throttle_refund("r").await.unwrap();
+        store.throttle_attempt("r", rule, at(0)).await.unwrap();
+        assert_eq!(store.throttle_attempt("r", rule, at(0)).await.unwrap(), None, "2 - 1 + 2 = 3 attempts");
+        assert!(store.throttle_attempt("r", rule, at(0)).await.unwrap().is_some());
+        store.throttle_clear("r").await.unwrap();
+        assert_eq!(store.throttle_attempt("r", rule, at(1)).await.unwrap(), None);
+
+        // idle counters are purged after a day; live locks are kept
+        assert!(store.throttle_attempt("k", rule, at(400)).await.unwrap().is_none());
+        let purged = store.purge_expired(at(400 + 86_400)).await.unwrap();
+        assert!(purged >= 2, "purged {purged}");
+        assert_eq!(store.throttle_attempt("k", rule, at(400 + 86_400)).await.unwrap(), None);
+    }
+
+    async fn parallel_attempts_cannot_overrun_the_limit(backend: Backend) {
+        let (store, _, _dir) = store(backend).await;
+        let rule = ThrottleRule { max_attempts: 5, window_secs: 900, lock_secs: 900 };
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move { store.throttle_attempt("p", rule, NOW).await.unwrap() }));
+        }
+        let mut allowed = 0;
+        for t in tasks {
+            if t.await.unwrap().is_none() {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 5);
     }
 
     async fn the_nearest_override_wins_field_by_field(backend: Backend) {

@@ -134,6 +134,7 @@ impl Violation {
             Violation::ContainsWeakKeyword => {
                 "Do not include easily guessed words such as the organization's name.".into()
             }
+            Violation::Reused { depth: 1 } => "Choose a password other than your current one.".into(),
             Violation::Reused { depth } => {
                 format!("Do not reuse any of your last {depth} passwords.")
             }

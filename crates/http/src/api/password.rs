@@ -35,9 +35,14 @@ pub(crate) struct ChangePasswordRequest {
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed"),
+        (status = 400, description = "Malformed body, or a new password that is empty, over 1024 bytes or has control characters", body = ErrorBody),
         (status = 401, description = "No session, or the current password is wrong", body = ErrorBody),
+        (status = 404, description = "Unknown tenant", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body not sent as JSON", body = ErrorBody),
         (status = 422, description = "The new password breaks the policy; every violation is listed", body = ErrorBody),
         (status = 429, description = "Too many wrong current passwords", body = ErrorBody),
+        (status = 503, description = "Hashing pool saturated", body = ErrorBody),
     ))]
 async fn change_password(
     State(app): State<App>,

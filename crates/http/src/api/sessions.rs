@@ -69,7 +69,9 @@ pub(crate) struct SessionView {
         (status = 401, description = "Unknown account or wrong password", body = ErrorBody),
         (status = 403, description = "Account disabled", body = ErrorBody),
         (status = 404, description = "Unknown tenant", body = ErrorBody),
-        (status = 429, description = "Too many failures", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body not sent as JSON", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
         (status = 503, description = "Hashing pool saturated", body = ErrorBody),
     ))]
 async fn create_session(
@@ -103,6 +105,7 @@ async fn create_session(
         (status = 200, description = "The session", body = SessionView),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "The password must be changed first", body = ErrorBody),
+        (status = 404, description = "Unknown tenant", body = ErrorBody),
     ))]
 async fn get_current_session(ActiveSession(s): ActiveSession) -> Json<SessionView> {
     Json(SessionView {
@@ -119,6 +122,7 @@ async fn get_current_session(ActiveSession(s): ActiveSession) -> Json<SessionVie
     responses(
         (status = 204, description = "Logged out"),
         (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 404, description = "Unknown tenant", body = ErrorBody),
     ))]
 async fn delete_current_session(
     State(app): State<App>,

@@ -1,0 +1,469 @@
+//! The recovery state machine:
+//!
+//! ```text
+//! started ─challenge─▶ challenged ─verify─▶ verified ─reset─▶ completed
+//!    │                     │ wrong codes / typed contacts, expiry
+//!    └─────────────────────┴─▶ failed | expired
+//! ```
+//!
+//! Pure: the caller loads a [`Flow`], applies one transition with the
+//! current time and the tenant's settings, and stores the result. A resend
+//! never resets the count of wrong tries; nothing here logs anyone in.
+
+use serde::{Deserialize, Serialize};
+
+use super::{contact_matches, Method, Offer, RecoverySettings};
+use crate::clock::Timestamp;
+
+/// Where a flow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowState {
+    /// Methods offered, none chosen yet.
+    Started,
+    /// A code was sent (or, on a decoy, pretended to be).
+    Challenged,
+    /// The code was right: a reset token was issued.
+    Verified,
+    /// The password was reset.
+    Completed,
+    /// Too many wrong tries.
+    Failed,
+    /// Past its lifetime.
+    Expired,
+}
+
+impl FlowState {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowState::Started => "started",
+            FlowState::Challenged => "challenged",
+            FlowState::Verified => "verified",
+            FlowState::Completed => "completed",
+            FlowState::Failed => "failed",
+            FlowState::Expired => "expired",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(s: &str) -> Option<FlowState> {
+        [
+            FlowState::Started,
+            FlowState::Challenged,
+            FlowState::Verified,
+            FlowState::Completed,
+            FlowState::Failed,
+            FlowState::Expired,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
+/// Why a transition was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlowError {
+    /// The flow is past its lifetime.
+    #[error("this recovery has expired; start again")]
+    Expired,
+    /// Too many wrong tries.
+    #[error("too many wrong attempts; start again or submit an appeal")]
+    Failed,
+    /// The step does not apply in the flow's state.
+    #[error("this step does not apply now")]
+    WrongState,
+    /// The method is not offered by this flow.
+    #[error("this method is not available for this account")]
+    MethodNotOffered,
+    /// The typed contact is not the one behind the hint.
+    #[error("the phone number or email address you entered does not match")]
+    ContactMismatch {
+        /// Tries left before the flow fails.
+        tries_left: u32,
+    },
+    /// Too soon after the last message.
+    #[error("wait before asking for another code")]
+    Cooldown {
+        /// Seconds to wait.
+        retry_after: i64,
+    },
+    /// The flow sent as many messages as it may.
+    #[error("no more codes can be sent in this recovery; start again later")]
+    TooManyMessages,
+    /// The code is wrong.
+    #[error("the code is wrong")]
+    WrongCode {
+        /// Tries left before the flow fails.
+        tries_left: u32,
+    },
+    /// The code was right once but is past its lifetime.
+    #[error("the code has expired; ask for a new one")]
+    CodeExpired,
+}
+
+/// A flow's state, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// Where it stands.
+    pub state: FlowState,
+    /// A decoy for an unknown identifier: it sends nothing and never verifies.
+    pub decoy: bool,
+    /// The methods offered.
+    pub offers: Vec<Offer>,
+    /// The chosen method.
+    pub method: Option<Method>,
+    /// Where the code went (`None` on a decoy).
+    pub destination: Option<String>,
+    /// When the current code stops working.
+    pub code_expires_at: Option<Timestamp>,
+    /// Wrong codes and wrong typed contacts so far.
+    pub wrong_tries: u32,
+    /// Messages sent by this flow.
+    pub messages_sent: u32,
+    /// When the last message was sent.
+    pub last_sent_at: Option<Timestamp>,
+    /// When the flow ends.
+    pub expires_at: Timestamp,
+    /// When the reset token stops working.
+    pub reset_expires_at: Option<Timestamp>,
+}
+
+/// What a challenge or resend asks the caller to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Send {
+    /// The method.
+    pub method: Method,
+    /// Where to send a fresh code; `None` on a decoy (send nothing).
+    pub destination: Option<String>,
+}
+
+impl Flow {
+    /// A new flow offering `offers`.
+    pub fn start(offers: Vec<Offer>, decoy: bool, now: Timestamp, s: &RecoverySettings) -> Flow {
+        Flow {
+            state: FlowState::Started,
+            decoy,
+            offers,
+            method: None,
+            destination: None,
+            code_expires_at: None,
+            wrong_tries: 0,
+            messages_sent: 0,
+            last_sent_at: None,
+            expires_at: now.plus_secs(s.flow_ttl_secs),
+            reset_expires_at: None,
+        }
+    }
+
+    /// The state as seen at `now` (a live flow past its lifetime is expired).
+    pub fn state_at(&self, now: Timestamp) -> FlowState {
+        match self.state {
+            FlowState::Completed | FlowState::Failed => self.state,
+            _ if now >= self.expires_at => FlowState::Expired,
+            s => s,
+        }
+    }
+
+    fn live(&self, now: Timestamp) -> Result<(), FlowError> {
+        match self.state_at(now) {
+            FlowState::Expired => Err(FlowError::Expired),
+            FlowState::Failed => Err(FlowError::Failed),
+            FlowState::Completed => Err(FlowError::WrongState),
+            _ => Ok(()),
+        }
+    }
+
+    /// Tries left before the flow fails.
+    pub fn tries_left(&self, s: &RecoverySettings) -> u32 {
+        s.max_wrong_tries.saturating_sub(self.wrong_tries)
+    }
+
+    /// When the next message may be sent.
+    pub fn resend_available_at(&self, s: &RecoverySettings) -> Option<Timestamp> {
+        self.last_sent_at
+            .map(|t| t.plus_secs(s.resend_cooldown_secs))
+    }
+
+    fn wrong_try(&mut self, s: &RecoverySettings) -> Option<FlowError> {
+        self.wrong_tries += 1;
+        if self.wrong_tries >= s.max_wrong_tries {
+            self.state = FlowState::Failed;
+            Some(FlowError::Failed)
+        } else {
+            None
+        }
+    }
+
+    fn send(&mut self, now: Timestamp, s: &RecoverySettings) -> Result<(), FlowError> {
+        if let Some(at) = self.resend_available_at(s) {
+            if now < at {
+                return Err(FlowError::Cooldown {
+                    retry_after: now.secs_until(at).max(1),
+                });
+            }
+        }
+        if self.messages_sent >= s.max_messages_per_flow {
+            return Err(FlowError::TooManyMessages);
+        }
+        self.messages_sent += 1;
+        self.last_sent_at = Some(now);
+        self.code_expires_at = Some(now.plus_secs(s.code_ttl_secs));
+        self.state = FlowState::Challenged;
+        Ok(())
+    }
+
+    /// Chooses `method` and sends a code. When the tenant requires it, the
+    /// person must type the full contact behind the hint; a mismatch counts
+    /// as a wrong try.
+    pub fn challenge(
+        &mut self,
+        method: Method,
+        typed_contact: Option<&str>,
+        now: Timestamp,
+        s: &RecoverySettings,
+    ) -> Result<Send, FlowError> {
+        self.live(now)?;
+        if !matches!(self.state, FlowState::Started | FlowState::Challenged) {
+            return Err(FlowError::WrongState);
+        }
+        let offer = self
+            .offers
+            .iter()
+            .find(|o| o.method == method)
+            .cloned()
+            .ok_or(FlowError::MethodNotOffered)?;
+        if s.require_full_contact {
+            let typed = typed_contact.unwrap_or_default();
+            let ok = match &offer.destination {
+                Some(d) => contact_matches(method, d, typed),
+                // A decoy accepts a typed contact that fits its own hint
+                // shape only when the person typed the identifier itself.
+                None => typed_contact.is_some() && self.decoy_accepts(&offer, typed),
+            };
+            if !ok {
+                let err = self.wrong_try(s);
+                return Err(err.unwrap_or(FlowError::ContactMismatch {
+                    tries_left: self.tries_left(s),
+                }));
+            }
+        }
+        self.send(now, s)?;
+        self.method = Some(method);
+        self.destination = offer.destination;
+        Ok(Send {
+            method,
+            destination: self.destination.clone(),
+        })
+    }
+
+    fn decoy_accepts(&self, offer: &Offer, typed: &str) -> bool {
+        let masked = match offer.method {
+            Method::EmailCode => {
+                crate::identifiers::Email::parse(typed).map(|e| super::mask_email(&e))
+            }
+            Method::SmsCode => {
+                crate::identifiers::Phone::parse(typed).map(|p| super::mask_phone(&p))
+            }
+        };
+        masked.is_ok_and(|m| m == offer.hint)
+    }
+
+    /// Sends a new code by the chosen method. The count of wrong tries
+    /// stays as it is.
+    pub fn resend(&mut self, now: Timestamp, s: &RecoverySettings) -> Result<Send, FlowError> {
+        self.live(now)?;
+        let (FlowState::Challenged, Some(method)) = (self.state, self.method) else {
+            return Err(FlowError::WrongState);
+        };
+        self.send(now, s)?;
+        Ok(Send {
+            method,
+            destination: self.destination.clone(),
+        })
+    }
+
+    /// Checks a code. `code_matches` is the caller's constant-time
+    /// comparison; a decoy never verifies.
+    pub fn verify(
+        &mut self,
+        code_matches: bool,
+        now: Timestamp,
+        s: &RecoverySettings,
+    ) -> Result<(), FlowError> {
+        self.live(now)?;
+        if self.state != FlowState::Challenged {
+            return Err(FlowError::WrongState);
+        }
+        let expired = self.code_expires_at.is_none_or(|t| now >= t);
+        if !code_matches || self.decoy || expired {
+            if let Some(failed) = self.wrong_try(s) {
+                return Err(failed);
+            }
+            return Err(if code_matches && expired && !self.decoy {
+                FlowError::CodeExpired
+            } else {
+                FlowError::WrongCode {
+                    tries_left: self.tries_left(s),
+                }
+            });
+        }
+        self.state = FlowState::Verified;
+        self.code_expires_at = None;
+        self.reset_expires_at = Some(now.plus_secs(s.reset_token_ttl_secs));
+        Ok(())
+    }
+
+    /// Whether a reset may be redeemed at `now`.
+    pub fn can_reset(&self, now: Timestamp) -> bool {
+        self.state_at(now) == FlowState::Verified && self.reset_expires_at.is_some_and(|t| now < t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identifiers::{Email, Phone};
+
+    const T0: Timestamp = Timestamp(1_000_000);
+
+    fn flow(s: &RecoverySettings) -> Flow {
+        let offers = vec![
+            Offer::email(&Email::parse("alice@example.com").unwrap()),
+            Offer::sms(&Phone::parse("+8613812341234").unwrap()),
+        ];
+        Flow::start(offers, false, T0, s)
+    }
+
+    #[test]
+    fn happy_path() {
+        let s = RecoverySettings::default();
+        let mut f = flow(&s);
+        let send = f.challenge(Method::SmsCode, None, T0, &s).unwrap();
+        assert_eq!(send.destination.as_deref(), Some("+8613812341234"));
+        assert_eq!(f.state, FlowState::Challenged);
+        f.verify(true, T0.plus_secs(10), &s).unwrap();
+        assert_eq!(f.state, FlowState::Verified);
+        assert!(f.can_reset(T0.plus_secs(10)));
+        assert!(!f.can_reset(T0.plus_secs(10 + s.reset_token_ttl_secs)));
+    }
+
+    #[test]
+    fn the_fifth_wrong_code_fails_the_flow_and_resend_keeps_the_count() {
+        let s = RecoverySettings::default();
+        let mut f = flow(&s);
+        f.challenge(Method::EmailCode, None, T0, &s).unwrap();
+        for left in [4, 3] {
+            assert_eq!(
+                f.verify(false, T0, &s),
+                Err(FlowError::WrongCode { tries_left: left })
+            );
+        }
+        f.resend(T0.plus_secs(60), &s).unwrap();
+        assert_eq!(f.wrong_tries, 2, "a resend does not reset the count");
+        assert_eq!(
+            f.verify(false, T0.plus_secs(61), &s),
+            Err(FlowError::WrongCode { tries_left: 2 })
+        );
+        assert_eq!(
+            f.verify(false, T0.plus_secs(61), &s),
+            Err(FlowError::WrongCode { tries_left: 1 })
+        );
+        assert_eq!(
+            f.verify(false, T0.plus_secs(61), &s),
+            Err(FlowError::Failed)
+        );
+        assert_eq!(f.state, FlowState::Failed);
+        assert_eq!(f.verify(true, T0.plus_secs(62), &s), Err(FlowError::Failed));
+    }
+
+    #[test]
+    fn codes_expire_and_resends_cool_down() {
+        let s = RecoverySettings::default();
+        let mut f = flow(&s);
+        f.challenge(Method::EmailCode, None, T0, &s).unwrap();
+        assert_eq!(
+            f.resend(T0.plus_secs(59), &s),
+            Err(FlowError::Cooldown { retry_after: 1 })
+        );
+        assert_eq!(
+            f.verify(true, T0.plus_secs(15 * 60), &s),
+            Err(FlowError::CodeExpired)
+        );
+        assert_eq!(f.wrong_tries, 1);
+    }
+
+    #[test]
+    fn at_most_five_messages_per_flow() {
+        let s = RecoverySettings::default();
+        let mut f = flow(&s);
+        f.challenge(Method::EmailCode, None, T0, &s).unwrap();
+        for i in 1..5 {
+            f.resend(T0.plus_secs(60 * i), &s).unwrap();
+        }
+        assert_eq!(
+            f.resend(T0.plus_secs(600), &s),
+            Err(FlowError::TooManyMessages)
+        );
+    }
+
+    #[test]
+    fn typed_contacts_must_match_when_required() {
+        let s = RecoverySettings {
+            require_full_contact: true,
+            ..Default::default()
+        };
+        let mut f = flow(&s);
+        assert_eq!(
+            f.challenge(Method::SmsCode, None, T0, &s),
+            Err(FlowError::ContactMismatch { tries_left: 4 })
+        );
+        assert_eq!(
+            f.challenge(Method::SmsCode, Some("+86 138 1234 0000"), T0, &s),
+            Err(FlowError::ContactMismatch { tries_left: 3 })
+        );
+        assert!(f
+            .challenge(Method::SmsCode, Some("+86 138-1234-1234"), T0, &s)
+            .is_ok());
+        let mut g = flow(&s);
+        assert!(g
+            .challenge(Method::EmailCode, Some("ALICE@example.com"), T0, &s)
+            .is_ok());
+    }
+
+    #[test]
+    fn decoys_never_verify_and_fail_like_real_flows() {
+        let s = RecoverySettings::default();
+        let offers = vec![Offer {
+            method: Method::EmailCode,
+            hint: "a***e@gmail.com".into(),
+            destination: None,
+        }];
+        let mut d = Flow::start(offers, true, T0, &s);
+        let send = d.challenge(Method::EmailCode, None, T0, &s).unwrap();
+        assert_eq!(send.destination, None);
+        assert_eq!(
+            d.verify(true, T0, &s),
+            Err(FlowError::WrongCode { tries_left: 4 })
+        );
+    }
+
+    #[test]
+    fn flows_expire() {
+        let s = RecoverySettings::default();
+        let mut f = flow(&s);
+        assert_eq!(
+            f.state_at(T0.plus_secs(s.flow_ttl_secs)),
+            FlowState::Expired
+        );
+        assert_eq!(
+            f.challenge(Method::SmsCode, None, T0.plus_secs(s.flow_ttl_secs), &s),
+            Err(FlowError::Expired)
+        );
+        assert_eq!(
+            f.challenge(Method::SmsCode, None, T0, &s).map(|_| ()),
+            Ok(())
+        );
+        assert_eq!(FlowState::parse("verified"), Some(FlowState::Verified));
+    }
+}

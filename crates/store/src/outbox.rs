@@ -1,0 +1,237 @@
+//! The transactional outbox: messages are queued in the same transaction as
+//! the change that causes them, then claimed by a delivery worker under a
+//! lease, so several server processes never send one message twice and a
+//! crashed send is retried once its lease runs out.
+
+use regain_domain::clock::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use crate::rows::{int, opt_text, text};
+use crate::{Store, StoreError};
+
+/// A delivery channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Email.
+    Email,
+    /// SMS.
+    Sms,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Channel, StoreError> {
+        match s {
+            "email" => Ok(Channel::Email),
+            "sms" => Ok(Channel::Sms),
+            other => Err(StoreError::Corrupt(format!("outbox channel {other:?}"))),
+        }
+    }
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Waiting for the worker (first try or a retry).
+    Queued,
+    /// Claimed by a worker.
+    Sending,
+    /// Accepted by the next hop.
+    Sent,
+    /// Given up on.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Sending => "sending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<DeliveryState, StoreError> {
+        match s {
+            "queued" => Ok(DeliveryState::Queued),
+            "sending" => Ok(DeliveryState::Sending),
+            "sent" => Ok(DeliveryState::Sent),
+            "failed" => Ok(DeliveryState::Failed),
+            other => Err(StoreError::Corrupt(format!("outbox state {other:?}"))),
+        }
+    }
+}
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// Channel.
+    pub channel: Channel,
+    /// Email address or E.164 phone.
+    pub recipient: String,
+    /// Email subject (empty for SMS).
+    pub subject: String,
+    /// Text.
+    pub body: String,
+    /// Unique key a receiver can use to drop duplicates.
+    pub idempotency_key: String,
+}
+
+/// A claimed message, ready to send.
+#[derive(Clone)]
+pub struct OutboxMessage {
+    /// Row id.
+    pub id: i64,
+    /// Channel.
+    pub channel: Channel,
+    /// Email address or E.164 phone.
+    pub recipient: String,
+    /// Email subject.
+    pub subject: String,
+    /// Text (may hold a code: never log it).
+    pub body: String,
+    /// Unique key a receiver can use to drop duplicates.
+    pub idempotency_key: String,
+    /// Tries so far, this one included.
+    pub attempts: i64,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("channel", &self.channel)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn message_from_row(row: &AnyRow) -> Result<OutboxMessage, StoreError> {
+    Ok(OutboxMessage {
+        id: int(row, "id")?,
+        channel: Channel::parse(&text(row, "channel")?)?,
+        recipient: text(row, "recipient")?,
+        subject: text(row, "subject")?,
+        body: text(row, "body")?,
+        idempotency_key: text(row, "idempotency_key")?,
+        attempts: int(row, "attempts")?,
+        created_at: Timestamp(int(row, "created_at")?),
+    })
+}
+
+/// Queues `m` on `conn`, inside the caller's transaction. Returns its id.
+pub(crate) async fn enqueue(conn: &mut AnyConnection, m: &NewMessage, now: Timestamp) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO outbox (idempotency_key, tenant_id, channel, recipient, subject, body, state, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) RETURNING id",
+    )
+    .bind(m.idempotency_key.as_str())
+    .bind(m.tenant_id)
+    .bind(m.channel.as_str())
+    .bind(m.recipient.as_str())
+    .bind(m.subject.as_str())
+    .bind(m.body.as_str())
+    .bind(now.0)
+    .fetch_one(conn)
+    .await?;
+    int(&row, "id")
+}
+
+impl Store {
+    /// Queues messages in a transaction of their own.
+    pub async fn enqueue_messages(&self, messages: &[NewMessage], now: Timestamp) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut ids = Vec::with_capacity(messages.len());
+        for m in messages {
+            ids.push(enqueue(&mut tx, m, now).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Claims the oldest due message for `lease_secs`. A message whose
+    /// lease ran out (its sender crashed) is due again.
+    pub async fn claim_message(&self, now: Timestamp, lease_secs: i64) -> Result<Option<OutboxMessage>, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM outbox WHERE state IN ('queued', 'sending') \
+                         AND next_attempt_at <= $2 AND lease_until <= $2 ORDER BY id LIMIT 1) \
+               AND state IN ('queued', 'sending') AND lease_until <= $2 \
+             RETURNING id, channel, recipient, subject, body, idempotency_key, attempts, created_at",
+        )
+        .bind(now.plus_secs(lease_secs).0)
+        .bind(now.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(message_from_row).transpose()
+    }
+
+    /// Records a delivered message.
+    pub async fn message_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = 0, last_error = NULL WHERE id = $2")
+            .bind(now.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a message back in the queue until `next_attempt_at`.
+    pub async fn message_retry(&self, id: i64, next_attempt_at: Timestamp, error_class: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'queued', next_attempt_at = $1, lease_until = 0, last_error = $2 WHERE id = $3",
+        )
+        .bind(next_attempt_at.0)
+        .bind(error_class)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up on a message.
+    pub async fn message_failed(&self, id: i64, error_class: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET state = 'failed', lease_until = 0, last_error = $1 WHERE id = $2")
+            .bind(error_class)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A message's state and the class of its last error.
+    pub async fn message_status(&self, id: i64) -> Result<Option<(DeliveryState, Option<String>)>, StoreError> {
+        let row = sqlx::query("SELECT state, last_error FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((DeliveryState::parse(&text(&r, "state")?)?, opt_text(&r, "last_error")?)))
+            .transpose()
+    }
+
+    /// How many messages went to `recipient` since `since`.
+    pub async fn messages_to_since(&self, recipient: &str, since: Timestamp) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE recipient = $1 AND created_at > $2")
+            .bind(recipient)
+            .bind(since.0)
+            .fetch_one(&self.pool)
+            .await?;
+        int(&row, "n")
+    }
+}
