@@ -20,6 +20,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty means SQLite in `data_dir`.
     pub database_url: String,
+    /// The secret key file; empty means `secret.key` in `data_dir`. Every
+    /// process serving one database must use the same key.
+    pub secret_key_file: PathBuf,
     /// Most database connections this process opens.
     pub database_max_connections: u32,
     /// The base URL of every link the service sends. Never taken from
@@ -37,6 +40,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Failed-login throttling.
     pub login: LoginConfig,
+    /// How messages are delivered.
+    pub delivery: regain_delivery::DeliveryConfig,
 }
 
 /// Log line format.
@@ -103,6 +108,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("regain-data"),
             database_url: String::new(),
+            secret_key_file: PathBuf::new(),
             database_max_connections: 16,
             public_url: String::new(),
             trusted_proxies: Vec::new(),
@@ -111,6 +117,7 @@ impl Default for Config {
             hashing: HashingConfig::default(),
             session: SessionConfig::default(),
             login: LoginConfig::default(),
+            delivery: regain_delivery::DeliveryConfig::default(),
         }
     }
 }
@@ -177,6 +184,25 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("REGAIN_LOGIN_IP_MAX_FAILURES", "login.ip_max_failures"),
     ("REGAIN_LOGIN_WINDOW_MINUTES", "login.window_minutes"),
     ("REGAIN_LOGIN_LOCK_MINUTES", "login.lock_minutes"),
+    ("REGAIN_DELIVERY_EMAIL", "delivery.email"),
+    ("REGAIN_DELIVERY_SMS", "delivery.sms"),
+    ("REGAIN_DELIVERY_FILE", "delivery.file"),
+    (
+        "REGAIN_DELIVERY_RETRY_HORIZON_MINUTES",
+        "delivery.retry_horizon_minutes",
+    ),
+    (
+        "REGAIN_DELIVERY_POLL_INTERVAL_MS",
+        "delivery.poll_interval_ms",
+    ),
+    ("REGAIN_SMTP_HOST", "delivery.smtp.host"),
+    ("REGAIN_SMTP_PORT", "delivery.smtp.port"),
+    ("REGAIN_SMTP_SECURITY", "delivery.smtp.security"),
+    ("REGAIN_SMTP_USERNAME", "delivery.smtp.username"),
+    ("REGAIN_SMTP_PASSWORD", "delivery.smtp.password"),
+    ("REGAIN_SMTP_FROM", "delivery.smtp.from"),
+    ("REGAIN_SMS_HTTP_URL", "delivery.sms_http.url"),
+    ("REGAIN_SMS_HTTP_SECRET", "delivery.sms_http.secret"),
 ];
 
 /// Settings whose environment value is a comma-separated list.
@@ -185,6 +211,16 @@ const LIST_SETTINGS: &[&str] = &["trusted_proxies"];
 /// Settings whose environment value is text even when it looks like a
 /// number (`REGAIN_DATA_DIR=2024`).
 const TEXT_SETTINGS: &[&str] = &[
+    "delivery.email",
+    "delivery.sms",
+    "delivery.file",
+    "delivery.smtp.host",
+    "delivery.smtp.security",
+    "delivery.smtp.username",
+    "delivery.smtp.password",
+    "delivery.smtp.from",
+    "delivery.sms_http.url",
+    "delivery.sms_http.secret",
     "listen",
     "data_dir",
     "database_url",
@@ -260,6 +296,15 @@ impl Config {
             )
         } else {
             self.database_url.clone()
+        }
+    }
+
+    /// The secret key file in force.
+    pub fn effective_secret_key_file(&self) -> PathBuf {
+        if self.secret_key_file.as_os_str().is_empty() {
+            self.data_dir.join("secret.key")
+        } else {
+            self.secret_key_file.clone()
         }
     }
 

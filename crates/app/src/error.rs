@@ -61,6 +61,24 @@ pub enum AppError {
     /// A contact is bound to as many accounts as the tenant allows.
     #[error("this email or phone is already bound to the maximum number of accounts")]
     ContactLimit,
+    /// The CAPTCHA answer is missing, wrong, expired or used.
+    #[error("the CAPTCHA answer is wrong or expired; get a new one")]
+    CaptchaInvalid,
+    /// A recovery step was refused.
+    #[error("{0}")]
+    Recovery(regain_domain::recovery::FlowError),
+    /// One destination got as many messages as it may this hour.
+    #[error("too many messages to this contact; try again later")]
+    DestinationLimit {
+        /// Seconds to wait.
+        retry_after: i64,
+    },
+    /// The reset token is wrong, used or expired.
+    #[error("this reset link or token is invalid, used or expired; start again")]
+    ResetTokenInvalid,
+    /// Two steps of one flow raced; the loser may retry.
+    #[error("the recovery changed meanwhile; try again")]
+    Concurrent,
     /// Anything else: logged in full, answered generically.
     #[error("internal error")]
     Internal(String),
@@ -81,6 +99,11 @@ impl AppError {
             AppError::Policy(_) => "password_policy_violation",
             AppError::Conflict(_) => "conflict",
             AppError::ContactLimit => "contact_limit_reached",
+            AppError::CaptchaInvalid => "captcha_invalid",
+            AppError::Recovery(e) => recovery_code(e),
+            AppError::DestinationLimit { .. } => "too_many_messages",
+            AppError::ResetTokenInvalid => "reset_token_invalid",
+            AppError::Concurrent => "concurrent_update",
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -107,9 +130,31 @@ impl AppError {
     }
 }
 
+fn recovery_code(e: &regain_domain::recovery::FlowError) -> &'static str {
+    use regain_domain::recovery::FlowError;
+    match e {
+        FlowError::Expired => "flow_expired",
+        FlowError::Failed => "flow_failed",
+        FlowError::WrongState => "flow_wrong_state",
+        FlowError::MethodNotOffered => "method_not_available",
+        FlowError::ContactMismatch { .. } => "contact_mismatch",
+        FlowError::Cooldown { .. } => "resend_cooldown",
+        FlowError::TooManyMessages => "too_many_messages",
+        FlowError::WrongCode { .. } => "code_invalid",
+        FlowError::CodeExpired => "code_expired",
+    }
+}
+
+impl From<regain_domain::recovery::FlowError> for AppError {
+    fn from(e: regain_domain::recovery::FlowError) -> Self {
+        AppError::Recovery(e)
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Conflict("recovery flow") => AppError::Concurrent,
             StoreError::Conflict(what) => AppError::Conflict(what),
             StoreError::NotFound("parent account") => AppError::NotFound {
                 code: "parent_not_found",

@@ -5,10 +5,15 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod captcha;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod hashing;
+pub mod keys;
+mod messages;
+pub mod recovery;
+pub mod reminder;
 pub mod secret_key;
 pub mod tokens;
 
@@ -35,6 +40,10 @@ pub struct App {
     pub config: Arc<Config>,
     /// The server's secret key (HMACs of codes, tokens and identities).
     pub secret: Arc<SecretKey>,
+    /// Wakes this process's delivery worker when a message is queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Outgoing HTTP (CAPTCHA provider).
+    pub http: reqwest::Client,
 }
 
 impl App {
@@ -46,12 +55,32 @@ impl App {
         secret: SecretKey,
     ) -> anyhow::Result<App> {
         let hasher = Hasher::start(&config.argon2, &config.hashing)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
         Ok(App {
             store,
             clock,
             hasher,
             config: Arc::new(config),
             secret: Arc::new(secret),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            http,
         })
+    }
+
+    /// The delivery worker of this process, over the configured senders.
+    pub fn delivery_worker(&self) -> anyhow::Result<regain_delivery::Worker> {
+        let senders =
+            regain_delivery::Senders::from_config(&self.config.delivery, &self.config.data_dir)
+                .map_err(|e| anyhow::anyhow!("delivery configuration: {e}"))?;
+        Ok(regain_delivery::Worker::new(
+            self.store.clone(),
+            senders,
+            self.clock.clone(),
+            self.outbox_wake.clone(),
+            std::time::Duration::from_millis(self.config.delivery.poll_interval_ms.max(10)),
+            i64::from(self.config.delivery.retry_horizon_minutes) * 60,
+        ))
     }
 }

@@ -48,7 +48,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// The full application over an open store.
 pub async fn open_app(config: Config) -> anyhow::Result<App> {
     let store = open_store(&config).await?;
-    let secret = SecretKey::load_or_create(&config.data_dir.join("secret.key"))?;
+    let secret = SecretKey::load_or_create(&config.effective_secret_key_file())?;
     App::new(store, Arc::new(SystemClock), config, secret)
 }
 

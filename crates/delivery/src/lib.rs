@@ -11,6 +11,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod senders;
 pub mod templates;
+pub mod worker;
 
 pub use config::DeliveryConfig;
+pub use senders::{ErrorClass, SendError, Senders};
+pub use worker::Worker;

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use regain_app::AppError;
+use regain_domain::recovery::FlowError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -17,6 +18,7 @@ pub struct ApiError {
     message: String,
     violations: Vec<ViolationBody>,
     retry_after: Option<i64>,
+    attempts_left: Option<u32>,
 }
 
 /// The JSON body of every error.
@@ -38,6 +40,9 @@ pub struct ErrorDetail {
     /// For 429 and 503: seconds to wait (also in the Retry-After header).
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<i64>,
+    /// For a wrong code or contact: tries left before the recovery fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u32>,
 }
 
 /// One broken password rule.
@@ -58,6 +63,7 @@ impl ApiError {
             message: message.into(),
             violations: Vec::new(),
             retry_after: None,
+            attempts_left: None,
         }
     }
 
@@ -79,7 +85,22 @@ impl From<AppError> for ApiError {
                 StatusCode::FORBIDDEN
             }
             AppError::Policy(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Conflict(_) | AppError::ContactLimit => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::ContactLimit | AppError::Concurrent => {
+                StatusCode::CONFLICT
+            }
+            AppError::CaptchaInvalid | AppError::ResetTokenInvalid => StatusCode::BAD_REQUEST,
+            AppError::DestinationLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Recovery(f) => match f {
+                FlowError::Expired | FlowError::Failed => StatusCode::GONE,
+                FlowError::WrongState => StatusCode::CONFLICT,
+                FlowError::Cooldown { .. } | FlowError::TooManyMessages => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                FlowError::MethodNotOffered
+                | FlowError::ContactMismatch { .. }
+                | FlowError::WrongCode { .. }
+                | FlowError::CodeExpired => StatusCode::BAD_REQUEST,
+            },
             AppError::Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -96,7 +117,16 @@ impl From<AppError> for ApiError {
                     })
                     .collect();
             }
-            AppError::Throttled { retry_after } => api.retry_after = Some(retry_after),
+            AppError::Throttled { retry_after } | AppError::DestinationLimit { retry_after } => {
+                api.retry_after = Some(retry_after)
+            }
+            AppError::Recovery(FlowError::Cooldown { retry_after }) => {
+                api.retry_after = Some(retry_after)
+            }
+            AppError::Recovery(FlowError::TooManyMessages) => api.retry_after = Some(3600),
+            AppError::Recovery(
+                FlowError::WrongCode { tries_left } | FlowError::ContactMismatch { tries_left },
+            ) => api.attempts_left = Some(tries_left),
             AppError::Busy => api.retry_after = Some(1),
             _ => {}
         }
@@ -113,6 +143,7 @@ impl IntoResponse for ApiError {
                 message: self.message,
                 violations: self.violations,
                 retry_after,
+                attempts_left: self.attempts_left,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

@@ -180,3 +180,23 @@ impl FromRequestParts<App> for ActiveSession {
         Ok(ActiveSession(session))
     }
 }
+
+/// The `{flow_id}` path segment of a recovery.
+pub(crate) struct FlowId(pub String);
+
+impl FromRequestParts<App> for FlowId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "the URL path is malformed",
+                )
+            })?;
+        Ok(FlowId(params.get("flow_id").cloned().unwrap_or_default()))
+    }
+}

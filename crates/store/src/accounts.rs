@@ -52,6 +52,8 @@ pub struct Account {
     pub disabled: bool,
     /// This account's policy override for its subtree.
     pub policy_override: Option<PolicyOverride>,
+    /// Language of messages to this account (`en`, `zh-CN`).
+    pub locale: String,
     /// Creation time.
     pub created_at: Timestamp,
 }
@@ -114,7 +116,7 @@ pub struct NewAccount {
 
 const COLUMNS: &str = "id, tenant_id, parent_id, path, username, qualified_name, kind, role, \
     display_name, email, email_verified, phone, phone_verified, password_hash, \
-    must_change_password, password_changed_at, disabled, policy_override, created_at";
+    must_change_password, password_changed_at, disabled, policy_override, locale, created_at";
 
 fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("account {what}"));
@@ -147,6 +149,7 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
         password_changed_at: opt_int(row, "password_changed_at")?.map(Timestamp),
         disabled: flag(row, "disabled")?,
         policy_override,
+        locale: text(row, "locale")?,
         created_at: Timestamp(int(row, "created_at")?),
     })
 }
@@ -401,44 +404,15 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, must_change_password = $2, password_changed_at = $3 \
-             WHERE id = $4",
+        set_password_in(
+            &mut tx,
+            account_id,
+            hash,
+            must_change,
+            keep_history,
+            keep_session,
+            now,
         )
-        .bind(hash)
-        .bind(i64::from(must_change))
-        .bind(now.0)
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        sqlx::query(
-            "INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(account_id)
-        .bind(hash)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await?;
-        let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
-        sqlx::query(
-            "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
-             (SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)",
-        )
-        .bind(account_id)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL \
-             AND token_hash <> $3",
-        )
-        .bind(now.0)
-        .bind(account_id)
-        .bind(keep_session.unwrap_or(""))
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -536,4 +510,56 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Sets a new password inside the caller's transaction: the hash, the
+/// history entry (trimmed to `keep_history`), the must-change flag, and the
+/// revocation of every session of the account except `keep_session`.
+pub(crate) async fn set_password_in(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    hash: &str,
+    must_change: bool,
+    keep_history: u32,
+    keep_session: Option<&str>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE accounts SET password_hash = $1, must_change_password = $2, password_changed_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(hash)
+    .bind(i64::from(must_change))
+    .bind(now.0)
+    .bind(account_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("account"));
+    }
+    sqlx::query("INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)")
+        .bind(account_id)
+        .bind(hash)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await?;
+    let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
+    sqlx::query(
+        "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
+         (SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)",
+    )
+    .bind(account_id)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL \
+         AND token_hash <> $3",
+    )
+    .bind(now.0)
+    .bind(account_id)
+    .bind(keep_session.unwrap_or(""))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -34,7 +34,12 @@ impl Store {
 
     /// Consumes a live challenge of the tenant and returns its answer's
     /// hash; `None` when it does not exist, expired, or was used.
-    pub async fn take_captcha(&self, id_hash: &str, tenant_id: i64, now: Timestamp) -> Result<Option<String>, StoreError> {
+    pub async fn take_captcha(
+        &self,
+        id_hash: &str,
+        tenant_id: i64,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
             "DELETE FROM captchas WHERE id_hash = $1 AND tenant_id = $2 RETURNING answer_hmac, expires_at",
         )

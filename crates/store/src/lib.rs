@@ -8,14 +8,21 @@
 #![deny(missing_docs)]
 
 mod accounts;
+pub mod audit;
+mod captchas;
 mod error;
+pub mod outbox;
+pub mod recovery;
 mod rows;
 mod sessions;
 mod tenants;
 mod throttles;
 
 pub use accounts::{Account, NewAccount, Placement};
+pub use audit::AuditEvent;
 pub use error::StoreError;
+pub use outbox::{Channel, DeliveryState, NewMessage, OutboxMessage};
+pub use recovery::{CompletedReset, FlowRecord};
 pub use sessions::{NewSession, Session};
 pub use tenants::{NewTenant, Tenant};
 pub use throttles::ThrottleRule;

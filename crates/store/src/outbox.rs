@@ -134,7 +134,11 @@ fn message_from_row(row: &AnyRow) -> Result<OutboxMessage, StoreError> {
 }
 
 /// Queues `m` on `conn`, inside the caller's transaction. Returns its id.
-pub(crate) async fn enqueue(conn: &mut AnyConnection, m: &NewMessage, now: Timestamp) -> Result<i64, StoreError> {
+pub(crate) async fn enqueue(
+    conn: &mut AnyConnection,
+    m: &NewMessage,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "INSERT INTO outbox (idempotency_key, tenant_id, channel, recipient, subject, body, state, \
          next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) RETURNING id",
@@ -153,7 +157,11 @@ pub(crate) async fn enqueue(conn: &mut AnyConnection, m: &NewMessage, now: Times
 
 impl Store {
     /// Queues messages in a transaction of their own.
-    pub async fn enqueue_messages(&self, messages: &[NewMessage], now: Timestamp) -> Result<Vec<i64>, StoreError> {
+    pub async fn enqueue_messages(
+        &self,
+        messages: &[NewMessage],
+        now: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.begin().await?;
         let mut ids = Vec::with_capacity(messages.len());
         for m in messages {
@@ -165,7 +173,11 @@ impl Store {
 
     /// Claims the oldest due message for `lease_secs`. A message whose
     /// lease ran out (its sender crashed) is due again.
-    pub async fn claim_message(&self, now: Timestamp, lease_secs: i64) -> Result<Option<OutboxMessage>, StoreError> {
+    pub async fn claim_message(
+        &self,
+        now: Timestamp,
+        lease_secs: i64,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
@@ -193,7 +205,12 @@ impl Store {
     }
 
     /// Puts a message back in the queue until `next_attempt_at`.
-    pub async fn message_retry(&self, id: i64, next_attempt_at: Timestamp, error_class: &str) -> Result<(), StoreError> {
+    pub async fn message_retry(
+        &self,
+        id: i64,
+        next_attempt_at: Timestamp,
+        error_class: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET state = 'queued', next_attempt_at = $1, lease_until = 0, last_error = $2 WHERE id = $3",
         )
@@ -207,31 +224,47 @@ impl Store {
 
     /// Gives up on a message.
     pub async fn message_failed(&self, id: i64, error_class: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET state = 'failed', lease_until = 0, last_error = $1 WHERE id = $2")
-            .bind(error_class)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'failed', lease_until = 0, last_error = $1 WHERE id = $2",
+        )
+        .bind(error_class)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// A message's state and the class of its last error.
-    pub async fn message_status(&self, id: i64) -> Result<Option<(DeliveryState, Option<String>)>, StoreError> {
+    pub async fn message_status(
+        &self,
+        id: i64,
+    ) -> Result<Option<(DeliveryState, Option<String>)>, StoreError> {
         let row = sqlx::query("SELECT state, last_error FROM outbox WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok((DeliveryState::parse(&text(&r, "state")?)?, opt_text(&r, "last_error")?)))
-            .transpose()
+        row.map(|r| {
+            Ok((
+                DeliveryState::parse(&text(&r, "state")?)?,
+                opt_text(&r, "last_error")?,
+            ))
+        })
+        .transpose()
     }
 
     /// How many messages went to `recipient` since `since`.
-    pub async fn messages_to_since(&self, recipient: &str, since: Timestamp) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE recipient = $1 AND created_at > $2")
-            .bind(recipient)
-            .bind(since.0)
-            .fetch_one(&self.pool)
-            .await?;
+    pub async fn messages_to_since(
+        &self,
+        recipient: &str,
+        since: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM outbox WHERE recipient = $1 AND created_at > $2",
+        )
+        .bind(recipient)
+        .bind(since.0)
+        .fetch_one(&self.pool)
+        .await?;
         int(&row, "n")
     }
 }

@@ -92,6 +92,23 @@ impl Store {
         rows.iter().map(tenant_from_row).collect()
     }
 
+    /// Replaces a tenant's settings.
+    pub async fn set_tenant_settings(
+        &self,
+        tenant_id: i64,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE tenants SET settings = $1 WHERE id = $2")
+            .bind(to_json(settings)?)
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        Ok(())
+    }
+
     /// Replaces a tenant's default policy.
     pub async fn set_tenant_policy(
         &self,

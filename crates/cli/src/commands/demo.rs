@@ -152,6 +152,11 @@ pub async fn run(app: App, args: DemoArgs) -> anyhow::Result<()> {
         .create_tenant(&args.tenant, "Regain demo", Preset::Cloud)
         .await
         .map_err(|e| explain(e).context(format!("creating the demo tenant {:?} (it may exist already: remove the data folder to start over)", args.tenant)))?;
+    // As on the cloud platforms: the person types the full phone or email
+    // behind the masked hint before a code is sent.
+    let mut settings = tenant.settings.clone();
+    settings.recovery.require_full_contact = true;
+    app.store.set_tenant_settings(tenant.id, &settings).await?;
     let password = demo_password()?;
     for demo in accounts() {
         let (parent, username) = match demo.name.rsplit_once('/') {

@@ -21,8 +21,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "regain is serving"
     );
     let housekeeping = tokio::spawn(purge_periodically(app.clone()));
+    let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
+    let delivery = tokio::spawn(app.delivery_worker()?.run(async {
+        let _ = delivery_stopped.await;
+    }));
     regain_http::serve(listener, app, shutdown_signal()).await?;
     housekeeping.abort();
+    // Let the worker finish the message in hand; the rest stays queued.
+    let _ = stop_delivery.send(());
+    let _ = delivery.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -18,6 +18,9 @@ pub enum TenantCommand {
         /// Default password policy: cloud, mail or nist.
         #[arg(long, default_value = "nist")]
         preset: String,
+        /// CAPTCHA in front of recovery: builtin or off.
+        #[arg(long, default_value = "builtin", value_parser = ["builtin", "off"])]
+        captcha: String,
     },
     /// List tenants.
     List,
@@ -25,7 +28,12 @@ pub enum TenantCommand {
 
 pub async fn run(app: App, cmd: TenantCommand) -> anyhow::Result<()> {
     match cmd {
-        TenantCommand::Create { slug, name, preset } => {
+        TenantCommand::Create {
+            slug,
+            name,
+            preset,
+            captcha,
+        } => {
             let preset = Preset::parse(&preset).ok_or_else(|| {
                 anyhow::anyhow!("unknown preset {preset:?}: use cloud, mail or nist")
             })?;
@@ -34,6 +42,11 @@ pub async fn run(app: App, cmd: TenantCommand) -> anyhow::Result<()> {
                 .create_tenant(&slug, &name, preset)
                 .await
                 .map_err(explain)?;
+            if captcha == "off" {
+                let mut settings = tenant.settings.clone();
+                settings.captcha = regain_domain::tenant::CaptchaMode::Off;
+                app.store.set_tenant_settings(tenant.id, &settings).await?;
+            }
             println!(
                 "created tenant {} ({}) with the {} policy",
                 tenant.slug,

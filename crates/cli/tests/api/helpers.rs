@@ -7,12 +7,16 @@ use regain_app::accounts::AccountSpec;
 use regain_app::config::Config;
 use regain_app::secret_key::SecretKey;
 use regain_app::App;
+use regain_delivery::config::{EmailSender, SmsSender};
 use regain_domain::account::{AccountKind, Role};
 use regain_domain::clock::{ManualClock, Timestamp};
 use regain_domain::password::Password;
 use regain_domain::policy::presets::Preset;
+use regain_domain::tenant::{CaptchaMode, TenantSettings};
 use regain_store::{Account, Store, Tenant};
 use serde_json::{json, Value};
+
+use crate::peers::{SmsGateway, SmtpSink};
 
 /// Runs each listed test once per backend: `sqlite::name` and `postgres::name`.
 macro_rules! backend_tests {
@@ -97,13 +101,16 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A running server with its own database and a clock the test controls.
+/// A running server with its own database, a clock the test controls, and
+/// its own SMTP server and SMS gateway on loopback.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     pub tenant: Tenant,
+    pub smtp: SmtpSink,
+    pub sms: SmsGateway,
     _dir: tempfile::TempDir,
 }
 
@@ -118,15 +125,25 @@ impl TestApp {
     }
 
     /// Spawns with settings adjusted by `tweak`; the tenant `acme` exists
-    /// with the cloud preset.
+    /// with the cloud preset and no CAPTCHA. Email goes to the test's SMTP
+    /// server, SMS to its gateway; the delivery worker runs.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start().await;
+        let sms = SmsGateway::start().await;
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             database_url: backend.fresh_url(dir.path()).await,
             ..Config::default()
         };
         config.hashing.workers = 2;
+        config.delivery.email = EmailSender::Smtp;
+        config.delivery.smtp.port = smtp.port;
+        config.delivery.smtp.timeout_secs = 2;
+        config.delivery.sms = SmsSender::SmsHttp;
+        config.delivery.sms_http.url = sms.url.clone();
+        config.delivery.sms_http.secret = sms.secret.clone();
+        config.delivery.poll_interval_ms = 50;
         tweak(&mut config);
         let store = Store::connect(&config.effective_database_url(), 8)
             .await
@@ -143,8 +160,15 @@ impl TestApp {
                 .await
                 .unwrap();
         });
-        let tenant = app
+        let worker = app.delivery_worker().unwrap();
+        tokio::spawn(worker.run(std::future::pending()));
+        let mut tenant = app
             .create_tenant("acme", "Acme", Preset::Cloud)
+            .await
+            .unwrap();
+        tenant.settings.captcha = CaptchaMode::Off;
+        app.store
+            .set_tenant_settings(tenant.id, &tenant.settings)
             .await
             .unwrap();
         TestApp {
@@ -153,8 +177,66 @@ impl TestApp {
             clock,
             http: reqwest::Client::new(),
             tenant,
+            smtp,
+            sms,
             _dir: dir,
         }
+    }
+
+    /// Changes the tenant's settings.
+    pub async fn settings(&mut self, change: impl FnOnce(&mut TenantSettings)) {
+        change(&mut self.tenant.settings);
+        self.app
+            .store
+            .set_tenant_settings(self.tenant.id, &self.tenant.settings)
+            .await
+            .unwrap();
+    }
+
+    /// POSTs JSON to `path`; returns status, body and headers.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+        let res = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        (status, res.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self.http.get(self.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a recovery (CAPTCHA off) and returns the answer.
+    pub async fn start_recovery(&self, identifier: &str) -> (u16, Value) {
+        let (status, body, _) = self
+            .post(
+                &format!("/api/v1/t/{}/recovery", self.tenant.slug),
+                json!({"identifier": identifier}),
+            )
+            .await;
+        (status, body)
+    }
+
+    /// POSTs to a step of a flow: `challenge`, `resend`, `verify`, `reset`.
+    pub async fn step(
+        &self,
+        flow: &str,
+        step: &str,
+        body: Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.post(
+            &format!("/api/v1/t/{}/recovery/{flow}/{step}", self.tenant.slug),
+            body,
+        )
+        .await
     }
 
     pub fn url(&self, path: &str) -> String {

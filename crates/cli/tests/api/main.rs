@@ -10,6 +10,8 @@ mod health;
 mod login;
 mod openapi;
 mod password;
+mod peers;
+mod recovery;
 mod robustness;
 mod store_contract;
 mod throttling;

@@ -185,13 +185,12 @@ impl Flow {
             .map(|t| t.plus_secs(s.resend_cooldown_secs))
     }
 
-    fn wrong_try(&mut self, s: &RecoverySettings) -> Option<FlowError> {
+    /// Counts a wrong try; the last allowed one fails the flow, so the next
+    /// attempt is refused with [`FlowError::Failed`].
+    fn wrong_try(&mut self, s: &RecoverySettings) {
         self.wrong_tries += 1;
         if self.wrong_tries >= s.max_wrong_tries {
             self.state = FlowState::Failed;
-            Some(FlowError::Failed)
-        } else {
-            None
         }
     }
 
@@ -242,10 +241,10 @@ impl Flow {
                 None => typed_contact.is_some() && self.decoy_accepts(&offer, typed),
             };
             if !ok {
-                let err = self.wrong_try(s);
-                return Err(err.unwrap_or(FlowError::ContactMismatch {
+                self.wrong_try(s);
+                return Err(FlowError::ContactMismatch {
                     tries_left: self.tries_left(s),
-                }));
+                });
             }
         }
         self.send(now, s)?;
@@ -297,9 +296,7 @@ impl Flow {
         }
         let expired = self.code_expires_at.is_none_or(|t| now >= t);
         if !code_matches || self.decoy || expired {
-            if let Some(failed) = self.wrong_try(s) {
-                return Err(failed);
-            }
+            self.wrong_try(s);
             return Err(if code_matches && expired && !self.decoy {
                 FlowError::CodeExpired
             } else {
@@ -349,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn the_fifth_wrong_code_fails_the_flow_and_resend_keeps_the_count() {
+    fn five_wrong_codes_fail_the_flow_and_resend_keeps_the_count() {
         let s = RecoverySettings::default();
         let mut f = flow(&s);
         f.challenge(Method::EmailCode, None, T0, &s).unwrap();
@@ -371,10 +368,14 @@ mod tests {
         );
         assert_eq!(
             f.verify(false, T0.plus_secs(61), &s),
-            Err(FlowError::Failed)
+            Err(FlowError::WrongCode { tries_left: 0 })
         );
-        assert_eq!(f.state, FlowState::Failed);
-        assert_eq!(f.verify(true, T0.plus_secs(62), &s), Err(FlowError::Failed));
+        assert_eq!(f.state, FlowState::Failed, "five wrong tries fail the flow");
+        assert_eq!(
+            f.verify(true, T0.plus_secs(62), &s),
+            Err(FlowError::Failed),
+            "the sixth is refused"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod flow;
 mod mask;
 
 pub use decoy::decoy_offers;
-pub use flow::{Flow, FlowError, FlowState};
+pub use flow::{Flow, FlowError, FlowState, Send};
 pub use mask::{mask_email, mask_phone};
 
 use serde::{Deserialize, Serialize};

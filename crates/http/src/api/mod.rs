@@ -1,6 +1,9 @@
 //! The JSON API under `/api/v1`, one module per resource.
 
+mod captcha;
 mod password;
+mod recovery;
+mod reminder;
 mod sessions;
 mod views;
 
@@ -11,4 +14,7 @@ pub(crate) fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .merge(sessions::router())
         .merge(password::router())
+        .merge(captcha::router())
+        .merge(recovery::router())
+        .merge(reminder::router())
 }

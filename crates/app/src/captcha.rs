@@ -1,0 +1,149 @@
+//! The CAPTCHA in front of recovery and reminders: the built-in image
+//! challenge (answer stored as an HMAC, single use, five minutes,
+//! case-insensitive), a siteverify-style provider, or none.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use regain_domain::tenant::CaptchaMode;
+use regain_store::Tenant;
+
+use crate::keys::{hmac_hex, same};
+use crate::tokens::{random_token, token_hash};
+use crate::{App, AppError};
+
+/// How long a built-in challenge lives.
+pub const CAPTCHA_TTL_SECS: i64 = 5 * 60;
+
+/// A new built-in challenge.
+pub struct CaptchaChallenge {
+    /// Identifies the challenge in the answer.
+    pub id: String,
+    /// The image as a `data:image/png;base64,…` URL.
+    pub image: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+fn render() -> Option<(String, Vec<u8>)> {
+    use captcha::filters::{Dots, Noise, Wave};
+    let mut c = captcha::Captcha::new();
+    c.set_chars(
+        &"abcdefghjkmnpqrstuvwxyz23456789"
+            .chars()
+            .collect::<Vec<_>>(),
+    )
+    .add_chars(5)
+    .apply_filter(Noise::new(0.15))
+    .apply_filter(Wave::new(2.0, 12.0).horizontal())
+    .apply_filter(Wave::new(2.0, 8.0).vertical())
+    .view(220, 90)
+    .apply_filter(Dots::new(8));
+    c.as_tuple()
+}
+
+fn answer_hmac(app: &App, id: &str, answer: &str) -> String {
+    let normalized = answer.trim().to_lowercase();
+    hmac_hex(
+        &app.secret,
+        &[b"captcha", id.as_bytes(), normalized.as_bytes()],
+    )
+}
+
+impl App {
+    /// Creates a built-in challenge for `tenant` (only when its mode is
+    /// `builtin`).
+    pub async fn new_captcha(&self, tenant: &Tenant) -> Result<CaptchaChallenge, AppError> {
+        if tenant.settings.captcha != CaptchaMode::Builtin {
+            return Err(AppError::Invalid {
+                code: "captcha_not_builtin",
+                message: "this tenant does not use the built-in CAPTCHA".into(),
+            });
+        }
+        let (answer, png) = tokio::task::spawn_blocking(render)
+            .await
+            .map_err(|e| AppError::internal(format!("captcha task: {e}")))?
+            .ok_or_else(|| AppError::internal("captcha rendering failed"))?;
+        let id = self.store_captcha(tenant, &answer).await?;
+        Ok(CaptchaChallenge {
+            image: format!("data:image/png;base64,{}", STANDARD.encode(png)),
+            id,
+            expires_in: CAPTCHA_TTL_SECS,
+        })
+    }
+
+    /// Records a challenge whose answer is `answer` and returns its id.
+    /// Used by [`App::new_captcha`] after rendering; public so tests can
+    /// pose a challenge whose answer they know.
+    pub async fn store_captcha(&self, tenant: &Tenant, answer: &str) -> Result<String, AppError> {
+        let id = random_token()?;
+        let now = self.clock.now();
+        self.store
+            .create_captcha(
+                &token_hash(&id),
+                tenant.id,
+                &answer_hmac(self, &id, answer),
+                now.plus_secs(CAPTCHA_TTL_SECS),
+                now,
+            )
+            .await?;
+        Ok(id)
+    }
+
+    /// Checks (and consumes) the CAPTCHA answer of a request.
+    pub async fn check_captcha(
+        &self,
+        tenant: &Tenant,
+        id: Option<&str>,
+        answer: Option<&str>,
+    ) -> Result<(), AppError> {
+        match tenant.settings.captcha {
+            CaptchaMode::Off => Ok(()),
+            CaptchaMode::Builtin => {
+                let (Some(id), Some(answer)) = (id, answer) else {
+                    return Err(AppError::CaptchaInvalid);
+                };
+                if id.len() > 128 || answer.len() > 64 {
+                    return Err(AppError::CaptchaInvalid);
+                }
+                let stored = self
+                    .store
+                    .take_captcha(&token_hash(id), tenant.id, self.clock.now())
+                    .await?;
+                match stored {
+                    Some(h) if same(&h, &answer_hmac(self, id, answer)) => Ok(()),
+                    _ => Err(AppError::CaptchaInvalid),
+                }
+            }
+            CaptchaMode::Provider => {
+                let Some(provider) = &tenant.settings.captcha_provider else {
+                    return Err(AppError::internal(
+                        "captcha = provider but no captcha_provider is set",
+                    ));
+                };
+                let token = answer
+                    .filter(|t| !t.is_empty() && t.len() <= 4096)
+                    .ok_or(AppError::CaptchaInvalid)?;
+                let res = self
+                    .http
+                    .post(&provider.verify_url)
+                    .form(&[("secret", provider.secret.as_str()), ("response", token)])
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AppError::internal(format!(
+                            "captcha provider unreachable: {}",
+                            e.without_url()
+                        ))
+                    })?;
+                let body: serde_json::Value = res.json().await.map_err(|_| {
+                    AppError::internal("captcha provider answered something else than JSON")
+                })?;
+                if body["success"] == serde_json::Value::Bool(true) {
+                    Ok(())
+                } else {
+                    Err(AppError::CaptchaInvalid)
+                }
+            }
+        }
+    }
+}

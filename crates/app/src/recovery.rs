@@ -1,0 +1,579 @@
+//! Self-service recovery (DESIGN §3): start, challenge, resend, verify,
+//! reset, and the status a person checks when no code arrives.
+//!
+//! Unknown identifiers get a decoy flow: same answer shape, methods and
+//! hints derived from a keyed hash of the identifier (stable across
+//! probes), the same database work, nothing ever sent, and verification
+//! that fails exactly like a wrong code.
+
+use regain_delivery::templates::{Locale, Template};
+use regain_domain::clock::Timestamp;
+use regain_domain::identifiers::{Email, LoginIdentifier, Phone};
+use regain_domain::password::Password;
+use regain_domain::recovery::{decoy_offers, FlowState, Method, Offer};
+use regain_store::{
+    Account, AuditEvent, Channel, CompletedReset, FlowRecord, Tenant, ThrottleRule,
+};
+
+use crate::auth::Client;
+use crate::keys::{hmac_bytes, hmac_hex, same, six_digit_code};
+use crate::messages::{message, to_verified_contacts};
+use crate::tokens::{random_token, token_hash};
+use crate::{App, AppError};
+
+/// What to do after `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Pick one of the offered methods.
+    ChooseMethod,
+    /// The account has no self-service method: ask an administrator.
+    AskAdministrator,
+}
+
+/// The answer to `start`.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The flow id (a capability: keep it private). `None` when `next` is
+    /// `AskAdministrator`.
+    pub flow_id: Option<String>,
+    /// When the flow ends.
+    pub expires_at: Option<Timestamp>,
+    /// `(method, masked hint)` pairs.
+    pub methods: Vec<(Method, String)>,
+    /// What the person does next.
+    pub next: Next,
+}
+
+/// Where a flow stands, for `GET …/recovery/{flow_id}`.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// State at the time of asking.
+    pub state: FlowState,
+    /// The chosen method.
+    pub method: Option<Method>,
+    /// `(method, hint)` pairs offered.
+    pub methods: Vec<(Method, String)>,
+    /// Wrong tries left.
+    pub attempts_left: u32,
+    /// When another code may be asked for.
+    pub resend_available_at: Option<Timestamp>,
+    /// When the flow ends.
+    pub expires_at: Timestamp,
+    /// The last message's delivery: `queued`, `sent` or `failed`, with the
+    /// class of the last error.
+    pub delivery: Option<(String, Option<String>)>,
+}
+
+/// The answer to a successful `verify`.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Authorizes one password reset.
+    pub reset_token: String,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// For a flow started from a contact bound to several accounts: the
+    /// accounts to choose from (`id`, qualified name).
+    pub accounts: Vec<(i64, String)>,
+}
+
+const WINDOW: i64 = 15 * 60;
+
+fn rule(max: u32) -> ThrottleRule {
+    ThrottleRule {
+        max_attempts: max,
+        window_secs: WINDOW,
+        lock_secs: WINDOW,
+    }
+}
+
+fn offers_of(account: &Account) -> Vec<Offer> {
+    let mut offers = Vec::new();
+    if let (Some(p), true) = (&account.phone, account.phone_verified) {
+        if let Ok(p) = Phone::parse(p) {
+            offers.push(Offer::sms(&p));
+        }
+    }
+    if let (Some(e), true) = (&account.email, account.email_verified) {
+        if let Ok(e) = Email::parse(e) {
+            offers.push(Offer::email(&e));
+        }
+    }
+    offers
+}
+
+fn listed(offers: &[Offer]) -> Vec<(Method, String)> {
+    offers.iter().map(|o| (o.method, o.hint.clone())).collect()
+}
+
+impl App {
+    fn recovery_ip_key(&self, tenant: &Tenant, client: &Client) -> String {
+        format!("recovery:ip:{}:{}", tenant.id, client.throttle_address())
+    }
+
+    /// Starts a recovery for `identifier`, behind the CAPTCHA.
+    pub async fn start_recovery(
+        &self,
+        tenant: &Tenant,
+        identifier: &str,
+        captcha_id: Option<&str>,
+        captcha_answer: Option<&str>,
+        client: &Client,
+    ) -> Result<Started, AppError> {
+        let s = &tenant.settings.recovery;
+        let identifier = LoginIdentifier::parse(identifier)?;
+        let id_key = format!("recovery:id:{}:{}", tenant.id, identifier.throttle_key());
+        self.count_attempts(&[
+            (
+                &self.recovery_ip_key(tenant, client),
+                rule(s.requests_per_ip),
+            ),
+            (&id_key, rule(s.requests_per_identifier)),
+        ])
+        .await?;
+        self.check_captcha(tenant, captcha_id, captcha_answer)
+            .await?;
+        let now = self.clock.now();
+
+        let cap = i64::from(tenant.settings.max_accounts_per_contact) + 1;
+        let (account, contact, bound) = match &identifier {
+            LoginIdentifier::Username(u) => (
+                self.store
+                    .account_by_qualified_name(tenant.id, u.as_str())
+                    .await?,
+                None,
+                1,
+            ),
+            LoginIdentifier::Qualified(q) => (
+                self.store
+                    .account_by_qualified_name(tenant.id, &q.to_string())
+                    .await?,
+                None,
+                1,
+            ),
+            LoginIdentifier::Email(e) => {
+                let mut found = self
+                    .store
+                    .accounts_by_verified_email(tenant.id, e, cap)
+                    .await?;
+                let n = found.len();
+                (
+                    if n == 1 { found.pop() } else { None },
+                    Some(Offer::email(e)),
+                    n,
+                )
+            }
+            LoginIdentifier::Phone(p) => {
+                let mut found = self
+                    .store
+                    .accounts_by_verified_phone(tenant.id, p, cap)
+                    .await?;
+                let n = found.len();
+                (
+                    if n == 1 { found.pop() } else { None },
+                    Some(Offer::sms(p)),
+                    n,
+                )
+            }
+        };
+        let (offers, decoy, account_id, contact_value) = match (account, contact) {
+            (Some(a), _) if !a.disabled => {
+                let offers = offers_of(&a);
+                if offers.is_empty() {
+                    tracing::info!(tenant = %tenant.slug, "recovery: no self-service method");
+                    return Ok(Started {
+                        flow_id: None,
+                        expires_at: None,
+                        methods: Vec::new(),
+                        next: Next::AskAdministrator,
+                    });
+                }
+                (offers, false, Some(a.id), None)
+            }
+            // A contact bound to several accounts: prove the contact first,
+            // pick the account after.
+            (None, Some(offer)) if bound > 1 => {
+                let value = offer.destination.clone();
+                (vec![offer], false, None, value)
+            }
+            _ => {
+                let seed = hmac_bytes(
+                    &self.secret,
+                    &[
+                        b"decoy",
+                        tenant.slug.as_bytes(),
+                        identifier.throttle_key().as_bytes(),
+                    ],
+                );
+                (decoy_offers(&identifier, &seed), true, None, None)
+            }
+        };
+        let flow_id = random_token()?;
+        let flow = regain_domain::recovery::Flow::start(offers, decoy, now, s);
+        let record = FlowRecord {
+            id_hash: token_hash(&flow_id),
+            tenant_id: tenant.id,
+            account_id,
+            contact: contact_value,
+            flow,
+            code_hmac: None,
+            last_message_id: None,
+            reset_token_hash: None,
+            version: 0,
+            created_at: now,
+        };
+        self.store.create_flow(&record).await?;
+        Ok(Started {
+            expires_at: Some(record.flow.expires_at),
+            methods: listed(&record.flow.offers),
+            flow_id: Some(flow_id),
+            next: Next::ChooseMethod,
+        })
+    }
+
+    async fn load_flow(&self, tenant: &Tenant, flow_id: &str) -> Result<FlowRecord, AppError> {
+        let not_found = || AppError::NotFound {
+            code: "flow_not_found",
+            message: "no such recovery; start again",
+        };
+        if flow_id.is_empty() || flow_id.len() > 128 {
+            return Err(not_found());
+        }
+        self.store
+            .flow(tenant.id, &token_hash(flow_id))
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// Where a flow stands, including the delivery of its last message.
+    pub async fn recovery_status(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+    ) -> Result<Status, AppError> {
+        let r = self.load_flow(tenant, flow_id).await?;
+        let s = &tenant.settings.recovery;
+        let delivery = match (r.last_message_id, r.flow.decoy, r.flow.messages_sent) {
+            (Some(id), _, _) => self
+                .store
+                .message_status(id)
+                .await?
+                .map(|(state, error)| (state.as_str().to_string(), error)),
+            // A decoy reports what a working delivery would.
+            (None, true, n) if n > 0 => Some(("sent".to_string(), None)),
+            _ => None,
+        };
+        let delivery = delivery.map(|(state, error)| {
+            // "sending" is an internal step; to a person it is still queued.
+            let state = if state == "sending" {
+                "queued".to_string()
+            } else {
+                state
+            };
+            (state, error)
+        });
+        Ok(Status {
+            state: r.flow.state_at(self.clock.now()),
+            method: r.flow.method,
+            methods: listed(&r.flow.offers),
+            attempts_left: r.flow.tries_left(s),
+            resend_available_at: r.flow.resend_available_at(s),
+            expires_at: r.flow.expires_at,
+            delivery,
+        })
+    }
+
+    /// Chooses a method and sends a code; `contact` is the full phone or
+    /// email behind the hint when the tenant requires it.
+    pub async fn challenge_recovery(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        method: Method,
+        contact: Option<&str>,
+        client: &Client,
+    ) -> Result<Status, AppError> {
+        let s = &tenant.settings.recovery;
+        self.count_attempts(&[(
+            &self.recovery_ip_key(tenant, client),
+            rule(s.requests_per_ip),
+        )])
+        .await?;
+        let mut r = self.load_flow(tenant, flow_id).await?;
+        let now = self.clock.now();
+        let outcome = r.flow.challenge(method, contact, now, s);
+        self.send_code(tenant, flow_id, r.clone(), outcome, now)
+            .await?;
+        self.recovery_status(tenant, flow_id).await
+    }
+
+    /// Sends a new code by the chosen method (after the cooldown). The
+    /// count of wrong tries is kept.
+    pub async fn resend_recovery(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        client: &Client,
+    ) -> Result<Status, AppError> {
+        let s = &tenant.settings.recovery;
+        self.count_attempts(&[(
+            &self.recovery_ip_key(tenant, client),
+            rule(s.requests_per_ip),
+        )])
+        .await?;
+        let mut r = self.load_flow(tenant, flow_id).await?;
+        let now = self.clock.now();
+        let outcome = r.flow.resend(now, s);
+        self.send_code(tenant, flow_id, r.clone(), outcome, now)
+            .await?;
+        self.recovery_status(tenant, flow_id).await
+    }
+
+    /// Persists a challenge or resend: on refusal the (possibly counted)
+    /// wrong try; on success a fresh code and its message, in one
+    /// transaction.
+    async fn send_code(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        mut r: FlowRecord,
+        outcome: Result<regain_domain::recovery::Send, regain_domain::recovery::FlowError>,
+        now: Timestamp,
+    ) -> Result<(), AppError> {
+        let s = &tenant.settings.recovery;
+        let send = match outcome {
+            Ok(send) => send,
+            Err(e) => {
+                self.store.save_flow(&r, None, now).await?;
+                return Err(e.into());
+            }
+        };
+        if let Some(destination) = &send.destination {
+            let since = now.plus_secs(-3600);
+            let sent = self.store.messages_to_since(destination, since).await?;
+            if sent >= i64::from(s.max_messages_per_destination_per_hour) {
+                return Err(AppError::DestinationLimit { retry_after: 3600 });
+            }
+        }
+        let code = six_digit_code()?;
+        r.code_hmac = Some(code_hmac(self, flow_id, &code));
+        let message = match &send.destination {
+            Some(destination) => {
+                let locale = self.flow_locale(tenant, &r).await?;
+                let channel = match send.method {
+                    Method::EmailCode => Channel::Email,
+                    Method::SmsCode => Channel::Sms,
+                };
+                let minutes = s.code_ttl_secs / 60;
+                Some(message(
+                    tenant.id,
+                    channel,
+                    destination,
+                    &Template::RecoveryCode { code, minutes },
+                    locale,
+                )?)
+            }
+            None => None,
+        };
+        self.store.save_flow(&r, message.as_ref(), now).await?;
+        if message.is_some() {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn flow_locale(&self, tenant: &Tenant, r: &FlowRecord) -> Result<Locale, AppError> {
+        Ok(match r.account_id {
+            Some(id) => self
+                .store
+                .account(tenant.id, id)
+                .await?
+                .map_or(Locale::En, |a| Locale::parse(&a.locale)),
+            None => Locale::En,
+        })
+    }
+
+    /// Checks a code; on success issues the reset token.
+    pub async fn verify_recovery(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        code: &str,
+        client: &Client,
+    ) -> Result<Verified, AppError> {
+        let s = &tenant.settings.recovery;
+        self.count_attempts(&[(
+            &self.recovery_ip_key(tenant, client),
+            rule(s.requests_per_ip),
+        )])
+        .await?;
+        let mut r = self.load_flow(tenant, flow_id).await?;
+        let now = self.clock.now();
+        let code = code.trim();
+        let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        let matches = well_formed
+            && r.code_hmac
+                .as_deref()
+                .is_some_and(|h| same(h, &code_hmac(self, flow_id, code)));
+        if let Err(e) = r.flow.verify(matches, now, s) {
+            self.store.save_flow(&r, None, now).await?;
+            return Err(e.into());
+        }
+        let reset_token = random_token()?;
+        r.code_hmac = None;
+        r.reset_token_hash = Some(token_hash(&reset_token));
+        self.store.save_flow(&r, None, now).await?;
+        let accounts = match &r.contact {
+            Some(contact) => self
+                .accounts_bound_to(tenant, contact)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a.qualified_name))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Verified {
+            reset_token,
+            expires_at: r.flow.reset_expires_at.unwrap_or(now),
+            accounts,
+        })
+    }
+
+    async fn accounts_bound_to(
+        &self,
+        tenant: &Tenant,
+        contact: &str,
+    ) -> Result<Vec<Account>, AppError> {
+        let cap = i64::from(tenant.settings.max_accounts_per_contact);
+        if let Ok(e) = Email::parse(contact) {
+            Ok(self
+                .store
+                .accounts_by_verified_email(tenant.id, &e, cap)
+                .await?)
+        } else if let Ok(p) = Phone::parse(contact) {
+            Ok(self
+                .store
+                .accounts_by_verified_phone(tenant.id, &p, cap)
+                .await?)
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Sets a new password with a reset token. Does not log anyone in.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn reset_password(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        reset_token: &str,
+        new_password: String,
+        confirm_password: String,
+        account_id: Option<i64>,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        if new_password != confirm_password {
+            return Err(AppError::Invalid {
+                code: "passwords_differ",
+                message: "the two passwords differ".into(),
+            });
+        }
+        let r = self.load_flow(tenant, flow_id).await?;
+        let now = self.clock.now();
+        let token_hash_value = token_hash(reset_token);
+        let token_ok = r
+            .reset_token_hash
+            .as_deref()
+            .is_some_and(|h| same(h, &token_hash_value));
+        if !token_ok || !r.flow.can_reset(now) {
+            return Err(AppError::ResetTokenInvalid);
+        }
+        let account = match (r.account_id, &r.contact) {
+            (Some(id), _) => self.store.account(tenant.id, id).await?,
+            (None, Some(contact)) => {
+                let chosen = account_id.ok_or(AppError::Invalid {
+                    code: "account_required",
+                    message: "choose which account to reset (account_id)".into(),
+                })?;
+                self.accounts_bound_to(tenant, contact)
+                    .await?
+                    .into_iter()
+                    .find(|a| a.id == chosen)
+            }
+            (None, None) => None,
+        }
+        .ok_or(AppError::ResetTokenInvalid)?;
+        let password = Password::parse(new_password)?;
+        let violations = self.check_new_password(tenant, &account, &password).await?;
+        if !violations.is_empty() {
+            return Err(AppError::Policy(violations));
+        }
+        let policy = self.effective_policy(tenant, &account).await?.policy;
+        let new_hash = self.hasher.hash(password).await?;
+        let notices = to_verified_contacts(
+            &account,
+            &Template::PasswordChanged {
+                account: account.qualified_name.clone(),
+            },
+        )?;
+        let reset = CompletedReset {
+            id_hash: r.id_hash.clone(),
+            token_hash: token_hash_value,
+            account_id: account.id,
+            new_hash,
+            keep_history: policy.history_depth,
+            notices,
+            audit: AuditEvent {
+                tenant_id: Some(tenant.id),
+                action: "password.reset".into(),
+                actor: "recovery".into(),
+                subject: format!("account:{}", account.id),
+                ip: client.ip.to_string(),
+                outcome: "success".into(),
+            },
+        };
+        if !self.store.complete_reset(&reset, now).await? {
+            return Err(AppError::ResetTokenInvalid);
+        }
+        self.outbox_wake.notify_one();
+        self.clear_login_locks(tenant, &account).await?;
+        tracing::info!(tenant = %tenant.slug, account = account.id, "password reset through recovery");
+        Ok(())
+    }
+
+    /// Lifts the login locks of every identifier of `account`.
+    async fn clear_login_locks(&self, tenant: &Tenant, account: &Account) -> Result<(), AppError> {
+        let mut identifiers = vec![account.qualified_name.clone()];
+        identifiers.extend(
+            account
+                .email
+                .iter()
+                .filter(|_| account.email_verified)
+                .cloned(),
+        );
+        identifiers.extend(
+            account
+                .phone
+                .iter()
+                .filter(|_| account.phone_verified)
+                .cloned(),
+        );
+        for raw in identifiers {
+            if let Ok(id) = LoginIdentifier::parse(&raw) {
+                self.store
+                    .throttle_clear(&format!("login:id:{}:{}", tenant.id, id.throttle_key()))
+                    .await?;
+            }
+        }
+        self.store
+            .throttle_clear(&format!("password:acct:{}", account.id))
+            .await?;
+        Ok(())
+    }
+}
+
+fn code_hmac(app: &App, flow_id: &str, code: &str) -> String {
+    hmac_hex(
+        &app.secret,
+        &[b"recovery-code", flow_id.as_bytes(), code.as_bytes()],
+    )
+}

@@ -1,0 +1,252 @@
+//! Real peers on loopback for the tests: an SMTP server that keeps what it
+//! receives, an SMS gateway that checks signatures, and a siteverify-style
+//! CAPTCHA service. No mocks: Regain talks to them over TCP as it would to
+//! the real ones.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A minimal SMTP server: enough of RFC 5321 for a real client to deliver.
+pub struct SmtpSink {
+    pub port: u16,
+    pub messages: Arc<Mutex<Vec<String>>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let task = Some(tokio::spawn(serve_smtp(listener, messages.clone())));
+        SmtpSink {
+            port,
+            messages,
+            task,
+        }
+    }
+
+    /// Stops accepting and drops every open connection.
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same port, keeping what was received.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot listen again on {}: {e}", self.port),
+            }
+        };
+        self.task = Some(tokio::spawn(serve_smtp(listener, self.messages.clone())));
+    }
+
+    /// Waits until a message to `to` arrives (or 10 s pass).
+    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self.to(to);
+            if found.len() >= count || Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Every message received for `to`.
+    pub fn to(&self, to: &str) -> Vec<String> {
+        let needle = format!("To: {to}").to_lowercase();
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to_lowercase().contains(&needle))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn serve_smtp(listener: TcpListener, messages: Arc<Mutex<Vec<String>>>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok((socket, _)) = listener.accept().await else {
+            return;
+        };
+        let messages = messages.clone();
+        connections.spawn(async move {
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+            while let Ok(Some(line)) = lines.next_line().await {
+                let verb = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                let reply: &[u8] = match verb.as_str() {
+                    "EHLO" | "HELO" => b"250 sink\r\n",
+                    "DATA" => {
+                        let _ = write.write_all(b"354 end with .\r\n").await;
+                        let mut data = String::new();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            if l == "." {
+                                break;
+                            }
+                            data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                            data.push('\n');
+                        }
+                        messages.lock().unwrap().push(data);
+                        b"250 queued\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                if write.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The first six-digit run after "code is" (English) or "验证码是" in a text.
+pub fn code_in(text: &str) -> String {
+    let at = text
+        .find("code is ")
+        .map(|i| i + 8)
+        .or_else(|| text.find("验证码是 ").map(|i| i + "验证码是 ".len()));
+    let rest = &text[at.expect("a code in the message")..];
+    rest.chars().take_while(|c| c.is_ascii_digit()).collect()
+}
+
+/// The Message-ID header of an email.
+pub fn message_id(email: &str) -> String {
+    email
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An SMS gateway that accepts only correctly signed requests.
+pub struct SmsGateway {
+    pub url: String,
+    pub secret: String,
+    pub received: Arc<Mutex<Vec<Value>>>,
+    pub rejected: Arc<AtomicUsize>,
+}
+
+impl SmsGateway {
+    pub async fn start() -> SmsGateway {
+        let secret = "gateway-secret-for-tests".to_string();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let rejected = Arc::new(AtomicUsize::new(0));
+        let (key, store, refused) = (secret.clone(), received.clone(), rejected.clone());
+        let app = Router::new().route(
+            "/sms",
+            post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let (key, store, refused) = (key.clone(), store.clone(), refused.clone());
+                async move {
+                    let timestamp = headers
+                        .get("x-regain-timestamp")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let signature = headers
+                        .get("x-regain-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let expected = regain_delivery::senders::sign(key.as_bytes(), timestamp, &body);
+                    if timestamp.is_empty() || signature != expected {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    match serde_json::from_slice::<Value>(&body) {
+                        Ok(v) => {
+                            store.lock().unwrap().push(v);
+                            StatusCode::OK
+                        }
+                        Err(_) => StatusCode::BAD_REQUEST,
+                    }
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/sms", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        SmsGateway {
+            url,
+            secret,
+            received,
+            rejected,
+        }
+    }
+
+    /// Waits until `count` messages to `to` arrived (or 10 s pass).
+    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found: Vec<Value> = self
+                .received
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|m| m["to"] == to)
+                .cloned()
+                .collect();
+            if found.len() >= count || Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A siteverify-style CAPTCHA service: `response=good-token` with the right
+/// secret succeeds.
+pub async fn captcha_provider() -> String {
+    let app = Router::new().route(
+        "/siteverify",
+        post(
+            |Form(form): Form<std::collections::HashMap<String, String>>| async move {
+                let ok = form.get("secret").map(String::as_str) == Some("provider-secret")
+                    && form.get("response").map(String::as_str) == Some("good-token");
+                Json(json!({"success": ok}))
+            },
+        ),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/siteverify", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    url
+}

@@ -1,0 +1,141 @@
+//! The delivery worker: claims due messages under a lease, sends them, and
+//! records the outcome. Retries back off exponentially (5 s, 10 s, 20 s, …
+//! capped at 10 minutes) until the retry horizon, then the message is
+//! marked failed with the class of its last error.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use regain_domain::clock::{Clock, Timestamp};
+use regain_store::{OutboxMessage, Store};
+use tokio::sync::Notify;
+
+use crate::senders::Senders;
+
+/// How long a claimed message stays reserved for its sender.
+const LEASE_SECS: i64 = 60;
+
+/// Delivers queued messages.
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    senders: Arc<Senders>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    poll: Duration,
+    horizon_secs: i64,
+}
+
+/// What one pass over the queue did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Messages sent.
+    pub sent: usize,
+    /// Messages put back for a retry.
+    pub retried: usize,
+    /// Messages given up on.
+    pub failed: usize,
+}
+
+impl Worker {
+    /// A worker over `store`, woken early by `wake` when a message is queued.
+    pub fn new(
+        store: Store,
+        senders: Senders,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+        poll: Duration,
+        horizon_secs: i64,
+    ) -> Worker {
+        Worker {
+            store,
+            senders: Arc::new(senders),
+            clock,
+            wake,
+            poll,
+            horizon_secs,
+        }
+    }
+
+    /// Delivers until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.pass().await {
+                tracing::warn!(error = %e, "delivery pass failed");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+
+    /// Sends every message that is due now.
+    pub async fn pass(&self) -> Result<Pass, regain_store::StoreError> {
+        let mut pass = Pass::default();
+        while let Some(m) = self
+            .store
+            .claim_message(self.clock.now(), LEASE_SECS)
+            .await?
+        {
+            self.deliver(&m, &mut pass).await?;
+        }
+        Ok(pass)
+    }
+
+    async fn deliver(
+        &self,
+        m: &OutboxMessage,
+        pass: &mut Pass,
+    ) -> Result<(), regain_store::StoreError> {
+        let result = self.senders.send(m).await;
+        let now = self.clock.now();
+        match result {
+            Ok(()) => {
+                self.store.message_sent(m.id, now).await?;
+                tracing::info!(
+                    message = m.id,
+                    channel = m.channel.as_str(),
+                    attempts = m.attempts,
+                    "message sent"
+                );
+                pass.sent += 1;
+            }
+            Err(e) if e.permanent || now.0 - m.created_at.0 >= self.horizon_secs => {
+                self.store.message_failed(m.id, e.class.as_str()).await?;
+                tracing::warn!(message = m.id, error = %e, attempts = m.attempts, "message failed for good");
+                pass.failed += 1;
+            }
+            Err(e) => {
+                let next = backoff(now, m.attempts);
+                self.store
+                    .message_retry(m.id, next, e.class.as_str())
+                    .await?;
+                tracing::info!(message = m.id, error = %e, attempts = m.attempts, retry_at = next.0, "message will be retried");
+                pass.retried += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 5 s after the first failure, doubling, at most 10 minutes.
+fn backoff(now: Timestamp, attempts: i64) -> Timestamp {
+    let exp = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    now.plus_secs((5_i64 << exp).min(600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let t = Timestamp(0);
+        let waits: Vec<i64> = (1..=9).map(|a| backoff(t, a).0).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 600, 600]);
+    }
+}

@@ -1,0 +1,237 @@
+//! Recovery flows, stored by the hash of their id. Every change is a
+//! compare-and-set on a version number, so two concurrent steps of one flow
+//! cannot both count (or both skip) a wrong try; a message caused by a step
+//! is queued in the same transaction.
+
+use regain_domain::clock::Timestamp;
+use regain_domain::recovery::{Flow, FlowState, Method};
+use sqlx::any::AnyRow;
+
+use crate::accounts::set_password_in;
+use crate::audit::{self, AuditEvent};
+use crate::outbox::{enqueue, NewMessage};
+use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
+use crate::{Store, StoreError};
+
+/// A stored flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// Hash of the flow id (the id is a capability; only its hash is kept).
+    pub id_hash: String,
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// The account being recovered; `None` for a decoy, or for a flow
+    /// started from a contact bound to several accounts (the person picks
+    /// one after proving the contact).
+    pub account_id: Option<i64>,
+    /// For a contact flow: the contact whose accounts may be picked.
+    pub contact: Option<String>,
+    /// The state machine's data.
+    pub flow: Flow,
+    /// HMAC of the current code.
+    pub code_hmac: Option<String>,
+    /// The last message this flow queued.
+    pub last_message_id: Option<i64>,
+    /// Hash of the reset token, once verified.
+    pub reset_token_hash: Option<String>,
+    /// Compare-and-set version.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str = "id_hash, tenant_id, account_id, contact, decoy, offers, state, method, destination, \
+    code_hmac, code_expires_at, wrong_tries, messages_sent, last_sent_at, last_message_id, reset_token_hash, \
+    reset_expires_at, version, created_at, expires_at";
+
+fn flow_from_row(row: &AnyRow) -> Result<FlowRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("recovery flow {what}"));
+    let state = FlowState::parse(&text(row, "state")?).ok_or_else(|| corrupt("state"))?;
+    let method = opt_text(row, "method")?
+        .map(|m| Method::parse(&m).ok_or_else(|| corrupt("method")))
+        .transpose()?;
+    let offers = serde_json::from_str(&text(row, "offers")?).map_err(|_| corrupt("offers"))?;
+    let count = |col: &str| -> Result<u32, StoreError> {
+        u32::try_from(int(row, col)?).map_err(|_| corrupt(col))
+    };
+    Ok(FlowRecord {
+        id_hash: text(row, "id_hash")?,
+        tenant_id: int(row, "tenant_id")?,
+        account_id: opt_int(row, "account_id")?,
+        contact: opt_text(row, "contact")?,
+        flow: Flow {
+            state,
+            decoy: flag(row, "decoy")?,
+            offers,
+            method,
+            destination: opt_text(row, "destination")?,
+            code_expires_at: opt_int(row, "code_expires_at")?.map(Timestamp),
+            wrong_tries: count("wrong_tries")?,
+            messages_sent: count("messages_sent")?,
+            last_sent_at: opt_int(row, "last_sent_at")?.map(Timestamp),
+            expires_at: Timestamp(int(row, "expires_at")?),
+            reset_expires_at: opt_int(row, "reset_expires_at")?.map(Timestamp),
+        },
+        code_hmac: opt_text(row, "code_hmac")?,
+        last_message_id: opt_int(row, "last_message_id")?,
+        reset_token_hash: opt_text(row, "reset_token_hash")?,
+        version: int(row, "version")?,
+        created_at: Timestamp(int(row, "created_at")?),
+    })
+}
+
+/// Everything a redeemed reset changes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct CompletedReset {
+    /// The flow's id hash.
+    pub id_hash: String,
+    /// Hash of the presented reset token.
+    pub token_hash: String,
+    /// The account whose password changes.
+    pub account_id: i64,
+    /// The new Argon2id hash.
+    pub new_hash: String,
+    /// History entries to keep.
+    pub keep_history: u32,
+    /// "Your password was changed" notices.
+    pub notices: Vec<NewMessage>,
+    /// The audit event.
+    pub audit: AuditEvent,
+}
+
+impl Store {
+    /// Records a new flow.
+    pub async fn create_flow(&self, r: &FlowRecord) -> Result<(), StoreError> {
+        let f = &r.flow;
+        sqlx::query(&format!(
+            "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ))
+        .bind(r.id_hash.as_str())
+        .bind(r.tenant_id)
+        .bind(r.account_id)
+        .bind(r.contact.as_deref())
+        .bind(i64::from(f.decoy))
+        .bind(to_json(&f.offers)?)
+        .bind(f.state.as_str())
+        .bind(f.method.map(Method::as_str))
+        .bind(f.destination.as_deref())
+        .bind(r.code_hmac.as_deref())
+        .bind(f.code_expires_at.map(|t| t.0))
+        .bind(i64::from(f.wrong_tries))
+        .bind(i64::from(f.messages_sent))
+        .bind(f.last_sent_at.map(|t| t.0))
+        .bind(r.last_message_id)
+        .bind(r.reset_token_hash.as_deref())
+        .bind(f.reset_expires_at.map(|t| t.0))
+        .bind(r.version)
+        .bind(r.created_at.0)
+        .bind(f.expires_at.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A flow of the tenant by its id hash.
+    pub async fn flow(
+        &self,
+        tenant_id: i64,
+        id_hash: &str,
+    ) -> Result<Option<FlowRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM recovery_flows WHERE id_hash = $1 AND tenant_id = $2"
+        ))
+        .bind(id_hash)
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    /// Saves `r` if nobody changed the flow since it was read (its
+    /// `version`), queueing `message` in the same transaction. Returns the
+    /// new message's id. A lost race is [`StoreError::Conflict`].
+    pub async fn save_flow(
+        &self,
+        r: &FlowRecord,
+        message: Option<&NewMessage>,
+        now: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin().await?;
+        let message_id = match message {
+            Some(m) => Some(enqueue(&mut tx, m, now).await?),
+            None => None,
+        };
+        let f = &r.flow;
+        let done = sqlx::query(
+            "UPDATE recovery_flows SET account_id = $1, state = $2, method = $3, destination = $4, \
+             code_hmac = $5, code_expires_at = $6, wrong_tries = $7, messages_sent = $8, last_sent_at = $9, \
+             last_message_id = $10, reset_token_hash = $11, reset_expires_at = $12, version = version + 1 \
+             WHERE id_hash = $13 AND version = $14",
+        )
+        .bind(r.account_id)
+        .bind(f.state.as_str())
+        .bind(f.method.map(Method::as_str))
+        .bind(f.destination.as_deref())
+        .bind(r.code_hmac.as_deref())
+        .bind(f.code_expires_at.map(|t| t.0))
+        .bind(i64::from(f.wrong_tries))
+        .bind(i64::from(f.messages_sent))
+        .bind(f.last_sent_at.map(|t| t.0))
+        .bind(message_id.or(r.last_message_id))
+        .bind(r.reset_token_hash.as_deref())
+        .bind(f.reset_expires_at.map(|t| t.0))
+        .bind(r.id_hash.as_str())
+        .bind(r.version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict("recovery flow"));
+        }
+        tx.commit().await?;
+        Ok(message_id)
+    }
+
+    /// Redeems a reset token and applies the reset, all or nothing: the
+    /// flow completes (only if it is verified, unexpired and the token
+    /// matches — so of concurrent redemptions exactly one wins), the
+    /// password and its history change, every session is revoked, the
+    /// notices are queued and the audit event written. Returns whether this
+    /// call redeemed the token.
+    pub async fn complete_reset(
+        &self,
+        reset: &CompletedReset,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let redeemed = sqlx::query(
+            "UPDATE recovery_flows SET state = 'completed', reset_token_hash = NULL, version = version + 1 \
+             WHERE id_hash = $1 AND reset_token_hash = $2 AND state = 'verified' \
+               AND reset_expires_at > $3 AND expires_at > $3",
+        )
+        .bind(reset.id_hash.as_str())
+        .bind(reset.token_hash.as_str())
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        if redeemed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        set_password_in(
+            &mut tx,
+            reset.account_id,
+            &reset.new_hash,
+            false,
+            reset.keep_history,
+            None,
+            now,
+        )
+        .await?;
+        for notice in &reset.notices {
+            enqueue(&mut tx, notice, now).await?;
+        }
+        audit::append(&mut tx, self.backend, &reset.audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
