@@ -32,6 +32,8 @@ pub struct AccountSpec {
     pub password: Option<Password>,
     /// Force a change at first login.
     pub must_change_password: bool,
+    /// Language of messages (`en`, `zh-CN`); `None` means English.
+    pub locale: Option<String>,
 }
 
 impl App {
@@ -161,6 +163,16 @@ impl App {
             phone,
             password_hash,
             must_change_password: spec.must_change_password,
+            locale: match spec.locale.as_deref() {
+                None => "en".to_string(),
+                Some(tag) => regain_delivery::templates::Locale::from_tag(tag)
+                    .ok_or_else(|| AppError::Invalid {
+                        code: "invalid_locale",
+                        message: "the locale must be en or zh-CN".into(),
+                    })?
+                    .tag()
+                    .to_string(),
+            },
         };
         Ok(self
             .store

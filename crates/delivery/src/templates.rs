@@ -24,6 +24,15 @@ impl Locale {
         }
     }
 
+    /// Parses a tag strictly: `None` for an unsupported language.
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        match tag.to_ascii_lowercase().as_str() {
+            "en" => Some(Locale::En),
+            "zh-cn" | "zh" | "zh-hans" => Some(Locale::ZhCn),
+            _ => None,
+        }
+    }
+
     /// The tag stored with accounts.
     pub fn tag(self) -> &'static str {
         match self {

@@ -63,12 +63,22 @@ pub(crate) fn apply(routes: axum::Router<App>, app: App) -> Router {
                 .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            // The path only: no query string, no headers, no body.
-            tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+            // The route template only (`/api/v1/t/{tenant}/recovery/{flow_id}`):
+            // a flow id in a path is a capability and must not reach a log.
+            // No query string, no headers, no body.
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("(unmatched)", |m| m.as_str());
+            tracing::info_span!("request", id = %id, method = %req.method(), route = %route)
         })
         .on_request(())
         .on_response(|res: &Response<Body>, latency: Duration, _span: &Span| {
-            tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+            tracing::info!(
+                status = res.status().as_u16(),
+                latency_ms = latency.as_millis() as u64,
+                "response"
+            );
         });
     routes
         .fallback(not_found)

@@ -112,6 +112,8 @@ pub struct NewAccount {
     pub password_hash: Option<String>,
     /// Force a change at first login.
     pub must_change_password: bool,
+    /// Language of messages (`en`, `zh-CN`).
+    pub locale: String,
 }
 
 const COLUMNS: &str = "id, tenant_id, parent_id, path, username, qualified_name, kind, role, \
@@ -228,8 +230,8 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO accounts (tenant_id, parent_id, path, username, qualified_name, kind, role, \
              display_name, email, email_key, email_verified, phone, phone_verified, password_hash, \
-             must_change_password, password_changed_at, created_at) \
-             VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+             must_change_password, password_changed_at, created_at, locale) \
+             VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
         )
         .bind(new.tenant_id)
         .bind(parent_id)
@@ -247,6 +249,7 @@ impl Store {
         .bind(i64::from(new.must_change_password))
         .bind(new.password_hash.as_ref().map(|_| now.0))
         .bind(now.0)
+        .bind(new.locale.as_str())
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict_as("username"))?;

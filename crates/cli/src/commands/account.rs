@@ -63,6 +63,9 @@ pub struct CreateArgs {
     /// Require a password change at first login.
     #[arg(long)]
     must_change_password: bool,
+    /// Language of messages to the account: en or zh-CN.
+    #[arg(long)]
+    locale: Option<String>,
 }
 
 pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
@@ -88,6 +91,7 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
                 phone: args.phone,
                 password,
                 must_change_password: args.must_change_password,
+                locale: args.locale,
             };
             let account = app.create_account(&tenant, spec).await.map_err(explain)?;
             println!("created {} (id {})", account.qualified_name, account.id);

@@ -173,6 +173,7 @@ pub async fn run(app: App, args: DemoArgs) -> anyhow::Result<()> {
             phone: demo.phone.map(String::from),
             password: Some(password.clone()),
             must_change_password: demo.must_change,
+            locale: None,
         };
         let account = app.create_account(&tenant, spec).await.map_err(explain)?;
         if demo.name == "acme/mail" {

@@ -216,3 +216,205 @@ backend_tests! {
         assert!(text(&out.stdout).contains("shop\tShop"));
     }
 }
+
+/// Starts `regain serve` with `env`, logging to `log`; returns the child
+/// and its address.
+fn spawn_server(dir: &Path, env: &[(&str, &str)], log: &Path) -> (std::process::Child, String) {
+    let file = std::fs::File::create(log).unwrap();
+    let child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stderr(Stdio::from(file))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = wait_for_address(log);
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_no_queued_message_and_sends_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut smtp = crate::peers::SmtpSink::start().await;
+    let port = smtp.port.to_string();
+    smtp.stop();
+    let env = [
+        ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ("REGAIN_LOG", "debug"),
+        ("REGAIN_DELIVERY_EMAIL", "smtp"),
+        ("REGAIN_SMTP_HOST", "127.0.0.1"),
+        ("REGAIN_SMTP_PORT", port.as_str()),
+        ("REGAIN_DELIVERY_POLL_INTERVAL_MS", "100"),
+    ];
+    let run = |args: &[&str], stdin: &str| regain(dir.path(), &env, args, stdin);
+    assert!(run(
+        &[
+            "tenant",
+            "create",
+            "shop",
+            "--preset",
+            "cloud",
+            "--captcha",
+            "off"
+        ],
+        ""
+    )
+    .status
+    .success());
+    let password = "Old-shop-pass-41";
+    let created = run(
+        &[
+            "account",
+            "create",
+            "--tenant",
+            "shop",
+            "owner",
+            "--kind",
+            "enterprise",
+            "--email",
+            "owner@shop.example",
+            "--locale",
+            "zh-CN",
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+
+    // First process: the code is queued, the SMTP server is down, and the
+    // process is killed without warning.
+    let (mut first, addr) = spawn_server(dir.path(), &env, &dir.path().join("first.log"));
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}/api/v1/t/shop");
+    let started: serde_json::Value = http
+        .post(format!("{base}/recovery"))
+        .json(&json!({"identifier": "owner"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let flow = started["flow_id"].as_str().unwrap().to_string();
+    let res = http
+        .post(format!("{base}/recovery/{flow}/challenge"))
+        .json(&json!({"method": "email_code"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status: serde_json::Value = http
+            .get(format!("{base}/recovery/{flow}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["delivery"]["reason"] == "unreachable" || Instant::now() > deadline {
+            assert_eq!(status["delivery"]["state"], "queued");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // Second process, SMTP back: the queued message goes out, once.
+    smtp.restart().await;
+    let (mut second, addr) = spawn_server(dir.path(), &env, &dir.path().join("second.log"));
+    let base = format!("http://{addr}/api/v1/t/shop");
+    let mail = smtp.wait_for("owner@shop.example", 1).await;
+    assert_eq!(mail.len(), 1, "the queued code survived the crash");
+    assert!(
+        mail[0].contains("=?utf-8?") || mail[0].contains("验证码") || mail[0].contains("base64"),
+        "a Chinese message for a zh-CN account: {}",
+        mail[0]
+    );
+    let body = decode_body(&mail[0]);
+    let code = crate::peers::code_in(&body);
+    let verified: serde_json::Value = http
+        .post(format!("{base}/recovery/{flow}/verify"))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = verified["reset_token"]
+        .as_str()
+        .expect("verified")
+        .to_string();
+    let new_password = "New-shop-pass-42";
+    let res = http
+        .post(format!("{base}/recovery/{flow}/reset"))
+        .json(&json!({"reset_token": token, "new_password": new_password, "confirm_password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http
+        .post(format!("{base}/sessions"))
+        .json(&json!({"identifier": "owner", "password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let session: serde_json::Value = res.json().await.unwrap();
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = smtp.to("owner@shop.example");
+    let code_id = crate::peers::message_id(&mail[0]);
+    assert_eq!(
+        all.iter()
+            .filter(|m| crate::peers::message_id(m) == code_id)
+            .count(),
+        1,
+        "sent once"
+    );
+    assert_eq!(all.len(), 2, "the code, then the change notice");
+
+    let stopped = Command::new("kill")
+        .arg(second.id().to_string())
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    second.wait().unwrap();
+    let logs = std::fs::read_to_string(dir.path().join("first.log")).unwrap()
+        + &std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+    assert!(logs.contains("message sent"));
+    for secret in [
+        code.as_str(),
+        token.as_str(),
+        flow.as_str(),
+        password,
+        new_password,
+        session["token"].as_str().unwrap(),
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}
+
+/// The text of an email, decoding a base64 body if the sender chose one.
+fn decode_body(raw: &str) -> String {
+    use base64::Engine;
+    let Some((headers, body)) = raw.split_once("\n\n") else {
+        return raw.to_string();
+    };
+    if headers
+        .to_lowercase()
+        .contains("content-transfer-encoding: base64")
+    {
+        let joined: String = body.lines().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(joined.trim())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        raw.to_string()
+    }
+}

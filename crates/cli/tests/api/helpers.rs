@@ -273,6 +273,7 @@ impl TestApp {
             phone: phone.map(String::from),
             password: Some(Password::parse(PASSWORD.into()).unwrap()),
             must_change_password: must_change,
+            locale: None,
         };
         self.app.create_account(tenant, spec).await.unwrap()
     }

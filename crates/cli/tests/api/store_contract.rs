@@ -22,6 +22,7 @@ fn new_account(tenant_id: i64, placement: Placement, username: &str) -> NewAccou
         phone_verified: false,
         password_hash: Some(format!("hash-of-{username}")),
         must_change_password: false,
+        locale: "en".into(),
     }
 }
 
