@@ -417,6 +417,50 @@ backend_tests! {
         assert_eq!((status, body["error"]["code"].clone()), (400, json!("captcha_not_builtin")));
     }
 
+    async fn starts_are_rate_limited_per_identifier_and_address(backend: Backend) {
+        let mut t = TestApp::spawn(backend).await;
+        t.settings(|s| {
+            s.recovery.requests_per_identifier = 2;
+            s.recovery.requests_per_ip = 5;
+        })
+        .await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        assert_eq!(t.start_recovery("acme").await.0, 201);
+        assert_eq!(t.start_recovery("acme").await.0, 201);
+        let (status, body) = t.start_recovery("acme").await;
+        assert_eq!((status, body["error"]["code"].clone()), (429, json!("too_many_attempts")));
+        let (status, _) = t.start_recovery("ghost").await;
+        assert_eq!(status, 201, "another identifier has its own budget");
+        t.start_recovery("ghost2").await;
+        let (status, _) = t.start_recovery("ghost3").await;
+        assert_eq!(status, 429, "the address budget is spent");
+        let (status, _, _) = t.post("/api/v1/t/acme/username-reminder", json!({"contact": "it@acme.example"})).await;
+        assert_eq!(status, 429, "reminders share the address budget");
+        t.clock.advance(15 * 60);
+        assert_eq!(t.start_recovery("acme").await.0, 201);
+    }
+
+    async fn undeliverable_messages_fail_after_the_retry_horizon(backend: Backend) {
+        let mut t = TestApp::spawn_with(backend, |c| c.delivery.retry_horizon_minutes = 1).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        t.smtp.stop();
+        let (_, body) = t.start_recovery("acme").await;
+        let flow = flow_id(&body);
+        t.step(&flow, "challenge", json!({"method": "email_code"})).await;
+        let mut delivery = Value::Null;
+        for round in 0..400 {
+            if round % 20 == 0 {
+                t.clock.advance(30);
+            }
+            delivery = t.get(&format!("/api/v1/t/acme/recovery/{flow}")).await.1["delivery"].clone();
+            if delivery["state"] == "failed" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert_eq!(delivery, json!({"state": "failed", "reason": "unreachable"}));
+    }
+
     async fn forgotten_usernames_go_to_the_contact(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         t.account("acme", None, None).await;
