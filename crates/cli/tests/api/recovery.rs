@@ -396,6 +396,9 @@ backend_tests! {
         let (status, _, _) = t.post("/api/v1/t/acme/recovery", start(&id, "k7mxq")).await;
         assert_eq!(status, 400, "an answered challenge cannot be reused");
         let id = t.app.store_captcha(&t.tenant, "k7mxq").await.unwrap();
+        assert_eq!(t.post("/api/v1/t/acme/recovery", start(&id, "wrong")).await.0, 400);
+        assert_eq!(t.post("/api/v1/t/acme/recovery", start(&id, "k7mxq")).await.0, 400, "a wrong answer consumed it");
+        let id = t.app.store_captcha(&t.tenant, "k7mxq").await.unwrap();
         t.clock.advance(301);
         let (status, _, _) = t.post("/api/v1/t/acme/recovery", start(&id, "k7mxq")).await;
         assert_eq!(status, 400, "five minutes at most");
