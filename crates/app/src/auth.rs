@@ -66,6 +66,22 @@ impl App {
         }
     }
 
+    /// Appends an audit event for a request of `client`.
+    pub(crate) async fn audit_event(
+        &self,
+        tenant: &Tenant,
+        action: &str,
+        actor: &str,
+        subject: &str,
+        client: &Client,
+        outcome: &str,
+    ) -> Result<(), AppError> {
+        let ip = client.ip.to_string();
+        let event =
+            regain_store::AuditEvent::new(Some(tenant.id), action, actor, subject, &ip, outcome);
+        Ok(self.store.audit(&event, self.clock.now()).await?)
+    }
+
     /// Counts an attempt on each key before the slow check it guards; the
     /// first refusal wins.
     pub(crate) async fn count_attempts(
@@ -114,10 +130,17 @@ impl App {
 
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let verified = self.hasher.verify(password, hash).await?;
+        let subject = account
+            .as_ref()
+            .map_or("unknown".to_string(), |a| format!("account:{}", a.id));
         let Some(account) = account.filter(|_| verified.matches) else {
             tracing::info!(tenant = %tenant.slug, ip = %client.ip, outcome = "failure", "login");
+            self.audit_event(&tenant, "login", "anonymous", &subject, client, "failure")
+                .await?;
             return Err(AppError::InvalidCredentials);
         };
+        self.audit_event(&tenant, "login", &subject, &subject, client, "success")
+            .await?;
         if account.disabled {
             tracing::info!(tenant = %tenant.slug, account = account.id, outcome = "disabled", "login");
             return Err(AppError::AccountDisabled);
@@ -287,6 +310,17 @@ impl App {
                 Some(&auth.session.token_hash),
                 now,
             )
+            .await?;
+        let client = Client {
+            ip: auth
+                .session
+                .ip
+                .parse()
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            user_agent: String::new(),
+        };
+        let who = format!("account:{}", account.id);
+        self.audit_event(tenant, "password.change", &who, &who, &client, "success")
             .await?;
         tracing::info!(tenant = %tenant.slug, account = account.id, "password changed");
         Ok(())

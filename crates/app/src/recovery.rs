@@ -222,6 +222,15 @@ impl App {
             created_at: now,
         };
         self.store.create_flow(&record).await?;
+        self.audit_event(
+            tenant,
+            "recovery.start",
+            "anonymous",
+            &flow_subject(&record),
+            client,
+            "success",
+        )
+        .await?;
         Ok(Started {
             expires_at: Some(record.flow.expires_at),
             methods: listed(&record.flow.offers),
@@ -301,8 +310,20 @@ impl App {
         let mut r = self.load_flow(tenant, flow_id).await?;
         let now = self.clock.now();
         let outcome = r.flow.challenge(method, contact, now, s);
-        self.send_code(tenant, flow_id, r.clone(), outcome, now)
-            .await?;
+        let sent = self
+            .send_code(tenant, flow_id, r.clone(), outcome, now)
+            .await;
+        let result = if sent.is_ok() { "success" } else { "denied" };
+        self.audit_event(
+            tenant,
+            "recovery.challenge",
+            "anonymous",
+            &flow_subject(&r),
+            client,
+            result,
+        )
+        .await?;
+        sent?;
         self.recovery_status(tenant, flow_id).await
     }
 
@@ -416,8 +437,26 @@ impl App {
                 .is_some_and(|h| same(h, &code_hmac(self, flow_id, code)));
         if let Err(e) = r.flow.verify(matches, now, s) {
             self.store.save_flow(&r, None, now).await?;
+            self.audit_event(
+                tenant,
+                "recovery.verify",
+                "anonymous",
+                &flow_subject(&r),
+                client,
+                "failure",
+            )
+            .await?;
             return Err(e.into());
         }
+        self.audit_event(
+            tenant,
+            "recovery.verify",
+            "anonymous",
+            &flow_subject(&r),
+            client,
+            "success",
+        )
+        .await?;
         let reset_token = random_token()?;
         r.code_hmac = None;
         r.reset_token_hash = Some(token_hash(&reset_token));
@@ -522,14 +561,14 @@ impl App {
             new_hash,
             keep_history: policy.history_depth,
             notices,
-            audit: AuditEvent {
-                tenant_id: Some(tenant.id),
-                action: "password.reset".into(),
-                actor: "recovery".into(),
-                subject: format!("account:{}", account.id),
-                ip: client.ip.to_string(),
-                outcome: "success".into(),
-            },
+            audit: AuditEvent::new(
+                Some(tenant.id),
+                "password.reset",
+                "recovery",
+                &format!("account:{}", account.id),
+                &client.ip.to_string(),
+                "success",
+            ),
         };
         if !self.store.complete_reset(&reset, now).await? {
             return Err(AppError::ResetTokenInvalid);
@@ -568,6 +607,15 @@ impl App {
             .throttle_clear(&format!("password:acct:{}", account.id))
             .await?;
         Ok(())
+    }
+}
+
+/// The audit subject of a flow: its account, or what stands for it.
+fn flow_subject(r: &FlowRecord) -> String {
+    match (r.account_id, &r.contact) {
+        (Some(id), _) => format!("account:{id}"),
+        (None, Some(_)) => "shared-contact".to_string(),
+        (None, None) => "unknown".to_string(),
     }
 }
 

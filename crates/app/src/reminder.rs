@@ -39,6 +39,15 @@ impl App {
         .await?;
         self.check_captcha(tenant, captcha_id, captcha_answer)
             .await?;
+        self.audit_event(
+            tenant,
+            "username.reminder",
+            "anonymous",
+            "contact",
+            client,
+            "success",
+        )
+        .await?;
         let cap = i64::from(tenant.settings.max_accounts_per_contact);
         let accounts = match channel {
             Channel::Email => {

@@ -1,22 +1,24 @@
 //! The audit log: append-only, each event chained to the previous one by a
-//! SHA-256 over its content and the previous hash, so that editing or
-//! deleting a row breaks every hash after it.
+//! SHA-256 over its content and the previous hash, so that editing,
+//! deleting or reordering rows is detected by [`Store::verify_audit`].
 
 use regain_domain::clock::Timestamp;
 use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::rows::{opt_text, text};
-use crate::{Backend, StoreError};
+use crate::rows::{int, opt_int, text};
+use crate::{Backend, Store, StoreError};
 
-/// One security-relevant event.
+/// One security-relevant event. `detail` is a small JSON object that never
+/// holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// Tenant, if the event belongs to one.
     pub tenant_id: Option<i64>,
     /// What happened, e.g. `password.reset`.
     pub action: String,
-    /// Who did it, e.g. `account:12`, `recovery`, `operator`.
+    /// Who did it, e.g. `account:12`, `recovery`, `operator`, `anonymous`.
     pub actor: String,
     /// To whom, e.g. `account:12`.
     pub subject: String,
@@ -24,6 +26,83 @@ pub struct AuditEvent {
     pub ip: String,
     /// `success`, `failure`, `denied`…
     pub outcome: String,
+    /// Extra facts, as JSON text (`{}` when none).
+    pub detail: String,
+}
+
+impl AuditEvent {
+    /// An event with an empty detail.
+    pub fn new(
+        tenant_id: Option<i64>,
+        action: &str,
+        actor: &str,
+        subject: &str,
+        ip: &str,
+        outcome: &str,
+    ) -> Self {
+        AuditEvent {
+            tenant_id,
+            action: action.into(),
+            actor: actor.into(),
+            subject: subject.into(),
+            ip: ip.into(),
+            outcome: outcome.into(),
+            detail: "{}".into(),
+        }
+    }
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Row id (the order of the chain).
+    pub id: i64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The event.
+    pub event: AuditEvent,
+    /// Hash of the previous row.
+    pub prev_hash: String,
+    /// Hash of this row.
+    pub hash: String,
+}
+
+/// What [`Store::verify_audit`] found wrong, naming the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditProblem {
+    /// The row's content no longer matches its hash.
+    Edited {
+        /// The row.
+        id: i64,
+    },
+    /// The row's predecessor in the chain is missing.
+    Deleted {
+        /// The row after the gap.
+        id: i64,
+    },
+    /// The row's predecessor exists but elsewhere in the order.
+    Reordered {
+        /// The misplaced row.
+        id: i64,
+    },
+}
+
+impl std::fmt::Display for AuditProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditProblem::Edited { id } => write!(
+                f,
+                "row {id} was edited: its content does not match its hash"
+            ),
+            AuditProblem::Deleted { id } => write!(
+                f,
+                "the row before row {id} was deleted: the chain breaks there"
+            ),
+            AuditProblem::Reordered { id } => {
+                write!(f, "row {id} is out of order: its predecessor is elsewhere")
+            }
+        }
+    }
 }
 
 /// The chained hash of an event.
@@ -38,6 +117,7 @@ pub fn event_hash(prev_hash: &str, at: Timestamp, e: &AuditEvent) -> String {
         &e.subject,
         &e.ip,
         &e.outcome,
+        &e.detail,
     ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
@@ -62,13 +142,13 @@ pub(crate) async fn append(
         .fetch_optional(&mut *conn)
         .await?;
     let prev_hash = match prev {
-        Some(row) => opt_text(&row, "hash")?.unwrap_or_default(),
+        Some(row) => text(&row, "hash")?,
         None => String::new(),
     };
     let hash = event_hash(&prev_hash, now, e);
     sqlx::query(
-        "INSERT INTO audit_events (tenant_id, at, action, actor, subject, ip, outcome, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_events (tenant_id, at, action, actor, subject, ip, outcome, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(e.tenant_id)
     .bind(now.0)
@@ -77,6 +157,7 @@ pub(crate) async fn append(
     .bind(e.subject.as_str())
     .bind(e.ip.as_str())
     .bind(e.outcome.as_str())
+    .bind(e.detail.as_str())
     .bind(prev_hash.as_str())
     .bind(hash.as_str())
     .execute(&mut *conn)
@@ -84,7 +165,28 @@ pub(crate) async fn append(
     Ok(())
 }
 
-impl crate::Store {
+const COLUMNS: &str =
+    "id, tenant_id, at, action, actor, subject, ip, outcome, detail, prev_hash, hash";
+
+fn row_from(row: &AnyRow) -> Result<AuditRow, StoreError> {
+    Ok(AuditRow {
+        id: int(row, "id")?,
+        at: Timestamp(int(row, "at")?),
+        event: AuditEvent {
+            tenant_id: opt_int(row, "tenant_id")?,
+            action: text(row, "action")?,
+            actor: text(row, "actor")?,
+            subject: text(row, "subject")?,
+            ip: text(row, "ip")?,
+            outcome: text(row, "outcome")?,
+            detail: text(row, "detail")?,
+        },
+        prev_hash: text(row, "prev_hash")?,
+        hash: text(row, "hash")?,
+    })
+}
+
+impl Store {
     /// Appends an event in a transaction of its own.
     pub async fn audit(&self, e: &AuditEvent, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
@@ -93,19 +195,84 @@ impl crate::Store {
         Ok(())
     }
 
-    /// The most recent events (newest first), for tests and the CLI.
+    /// Events, newest first, optionally of one tenant, before row `before`.
+    pub async fn audit_events(
+        &self,
+        tenant_id: Option<i64>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE id < $1 {} ORDER BY id DESC LIMIT $2",
+            if tenant_id.is_some() {
+                "AND tenant_id = $3"
+            } else {
+                ""
+            }
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit);
+        if let Some(t) = tenant_id {
+            q = q.bind(t);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(row_from).collect()
+    }
+
+    /// The most recent events (newest first): `(action, subject, outcome)`.
     pub async fn audit_tail(
         &self,
         limit: i64,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT action, subject, outcome FROM audit_events ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((text(r, "action")?, text(r, "subject")?, text(r, "outcome")?)))
-            .collect()
+        Ok(self
+            .audit_events(None, None, limit)
+            .await?
+            .into_iter()
+            .map(|r| (r.event.action, r.event.subject, r.event.outcome))
+            .collect())
+    }
+
+    /// Walks the whole chain in order and reports every break, naming the
+    /// row. Returns the number of events checked.
+    pub async fn verify_audit(&self) -> Result<(u64, Vec<AuditProblem>), StoreError> {
+        let mut problems = Vec::new();
+        let mut checked = 0u64;
+        let mut expected_prev = String::new();
+        let mut after = 0i64;
+        let all_hashes: std::collections::HashSet<String> =
+            sqlx::query("SELECT hash FROM audit_events")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| text(r, "hash"))
+                .collect::<Result<_, _>>()?;
+        loop {
+            let rows = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT 1000"
+            ))
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let r = row_from(row)?;
+                after = r.id;
+                checked += 1;
+                if event_hash(&r.prev_hash, r.at, &r.event) != r.hash {
+                    problems.push(AuditProblem::Edited { id: r.id });
+                } else if r.prev_hash != expected_prev {
+                    if all_hashes.contains(&r.prev_hash) {
+                        problems.push(AuditProblem::Reordered { id: r.id });
+                    } else {
+                        problems.push(AuditProblem::Deleted { id: r.id });
+                    }
+                }
+                expected_prev = r.hash;
+            }
+        }
+        Ok((checked, problems))
     }
 }

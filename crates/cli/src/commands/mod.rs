@@ -1,6 +1,7 @@
 //! The command line: one module per command group.
 
 mod account;
+mod audit;
 mod demo;
 mod password_input;
 mod serve;
@@ -37,6 +38,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Read and verify the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Runs the parsed command.
@@ -64,6 +68,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(cmd) => {
             runtime::init_logging(&config, "warn");
             account::run(runtime::open_app(config).await?, cmd).await
+        }
+        Command::Audit(cmd) => {
+            runtime::init_logging(&config, "warn");
+            audit::run(runtime::open_app(config).await?, cmd).await
         }
     }
 }

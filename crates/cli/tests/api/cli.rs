@@ -215,6 +215,54 @@ backend_tests! {
         let out = run(&["tenant", "list"], "");
         assert!(text(&out.stdout).contains("shop\tShop"));
     }
+
+    async fn audit_verify_names_edited_deleted_and_reordered_rows(backend: Backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = backend.fresh_url(dir.path()).await;
+        let data = dir.path().join("data");
+        let env = [("REGAIN_DATABASE_URL", url.as_str()), ("REGAIN_DATA_DIR", data.to_str().unwrap())];
+        let run = |args: &[&str]| regain(dir.path(), &env, args, "");
+        assert!(run(&["migrate"]).status.success());
+        let store = regain_store::Store::connect(&url, 2).await.unwrap();
+        for i in 1..=6 {
+            let e = regain_store::AuditEvent::new(None, "test.event", "operator", &format!("account:{i}"), "-", "failure");
+            store.audit(&e, regain_domain::clock::Timestamp(1_800_000_000 + i)).await.unwrap();
+        }
+        let ok = run(&["audit", "verify"]);
+        assert!(ok.status.success(), "{}", text(&ok.stderr));
+        assert!(text(&ok.stdout).contains("intact: 6 events"));
+        let listed = run(&["audit", "list", "--limit", "2"]);
+        assert_eq!(text(&listed.stdout).lines().count(), 2);
+        assert!(text(&listed.stdout).starts_with("6\t"), "newest first");
+
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+        let exec = |sql: &'static str| {
+            let raw = raw.clone();
+            async move { sqlx::query(sql).execute(&raw).await.unwrap() }
+        };
+
+        exec("UPDATE audit_events SET outcome = 'success' WHERE id = 3").await;
+        let edited = run(&["audit", "verify"]);
+        assert!(!edited.status.success());
+        assert!(text(&edited.stdout).contains("row 3 was edited"), "{}", text(&edited.stdout));
+        exec("UPDATE audit_events SET outcome = 'failure' WHERE id = 3").await;
+        assert!(run(&["audit", "verify"]).status.success(), "restored");
+
+        exec("DELETE FROM audit_events WHERE id = 2").await;
+        let deleted = run(&["audit", "verify"]);
+        assert!(!deleted.status.success());
+        assert!(text(&deleted.stdout).contains("the row before row 3 was deleted"), "{}", text(&deleted.stdout));
+
+        exec("UPDATE audit_events SET id = -4 WHERE id = 4").await;
+        exec("UPDATE audit_events SET id = 4 WHERE id = 5").await;
+        exec("UPDATE audit_events SET id = 5 WHERE id = -4").await;
+        let swapped = run(&["audit", "verify"]);
+        assert!(!swapped.status.success());
+        let out = text(&swapped.stdout);
+        assert!(out.contains("row 4 is out of order") && out.contains("row 5 is out of order"), "{out}");
+        assert!(text(&swapped.stderr).contains("tampered"));
+    }
 }
 
 /// Starts `regain serve` with `env`, logging to `log`; returns the child
