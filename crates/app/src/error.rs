@@ -79,6 +79,12 @@ pub enum AppError {
     /// Two steps of one flow raced; the loser may retry.
     #[error("the recovery changed meanwhile; try again")]
     Concurrent,
+    /// The action needs a recent proof of the actor's password.
+    #[error("confirm your password to continue")]
+    ReauthRequired,
+    /// A reset link needs a verified contact to go to.
+    #[error("the account has no verified email or phone to send a link to")]
+    NoVerifiedContact,
     /// Anything else: logged in full, answered generically.
     #[error("internal error")]
     Internal(String),
@@ -104,6 +110,8 @@ impl AppError {
             AppError::DestinationLimit { .. } => "too_many_messages",
             AppError::ResetTokenInvalid => "reset_token_invalid",
             AppError::Concurrent => "concurrent_update",
+            AppError::ReauthRequired => "reauth_required",
+            AppError::NoVerifiedContact => "no_verified_contact",
             AppError::Internal(_) => "internal_error",
         }
     }

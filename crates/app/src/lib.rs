@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod captcha;
 pub mod clock;

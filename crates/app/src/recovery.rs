@@ -101,6 +101,11 @@ fn offers_of(account: &Account) -> Vec<Offer> {
     offers
 }
 
+/// The masked verified contacts of an account.
+pub(crate) fn masked_contacts(account: &Account) -> Vec<String> {
+    offers_of(account).into_iter().map(|o| o.hint).collect()
+}
+
 fn listed(offers: &[Offer]) -> Vec<(Method, String)> {
     offers.iter().map(|o| (o.method, o.hint.clone())).collect()
 }

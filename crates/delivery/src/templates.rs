@@ -57,6 +57,16 @@ pub enum Template {
         /// The account's qualified name.
         account: String,
     },
+    /// An administrator sent a link to set a new password.
+    ResetLink {
+        /// The account's qualified name.
+        account: String,
+        /// The link (its token is in the fragment, never sent to a server
+        /// by the browser).
+        link: String,
+        /// Hours it stays valid.
+        hours: i64,
+    },
     /// The usernames bound to a contact.
     UsernameReminder {
         /// Every qualified name bound to the contact.
@@ -92,6 +102,14 @@ pub fn render(template: &Template, locale: Locale) -> Rendered {
             "您的密码已修改".to_string(),
             format!("账号 {account} 的密码刚刚被修改，所有会话均已退出。如果这不是您本人的操作，请立即找回账号或联系管理员。"),
         ),
+        (Template::ResetLink { account, link, hours }, Locale::En) => (
+            "Set a new password".to_string(),
+            format!("Your administrator asked for a new password on {account}. Open this link within {hours} hours to set one; it works once: {link}"),
+        ),
+        (Template::ResetLink { account, link, hours }, Locale::ZhCn) => (
+            "设置新密码".to_string(),
+            format!("管理员为账号 {account} 发起了密码重置。请在 {hours} 小时内打开以下链接设置新密码，链接仅可使用一次：{link}"),
+        ),
         (Template::UsernameReminder { accounts }, Locale::En) => (
             "Your Regain usernames".to_string(),
             format!("These accounts use this contact to sign in: {}.", accounts.join(", ")),
@@ -120,6 +138,11 @@ mod tests {
             },
             Template::UsernameReminder {
                 accounts: vec!["acme/bob".into(), "alice".into()],
+            },
+            Template::ResetLink {
+                account: "acme/bob".into(),
+                link: "https://id.example.com/x".into(),
+                hours: 24,
             },
         ];
         for t in &samples {

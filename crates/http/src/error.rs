@@ -78,7 +78,10 @@ impl From<AppError> for ApiError {
         let status = match &e {
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
-            AppError::InvalidCredentials | AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::InvalidCredentials | AppError::Unauthenticated | AppError::ReauthRequired => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::NoVerifiedContact => StatusCode::CONFLICT,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::PasswordChangeRequired | AppError::AccountDisabled | AppError::Forbidden => {

@@ -200,3 +200,27 @@ impl FromRequestParts<App> for FlowId {
         Ok(FlowId(params.get("flow_id").cloned().unwrap_or_default()))
     }
 }
+
+/// The `{id}` path segment of an account.
+pub(crate) struct AccountId(pub i64);
+
+impl FromRequestParts<App> for AccountId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "the URL path is malformed",
+                )
+            })?;
+        params
+            .get("id")
+            .and_then(|v| v.parse().ok())
+            .map(AccountId)
+            .ok_or_else(|| ApiError::from(AppError::account_not_found()))
+    }
+}

@@ -192,6 +192,95 @@ impl Store {
         Ok(message_id)
     }
 
+    /// Issues an administrator's reset link, all or nothing: the flow that
+    /// holds the link's token, its messages, the revocation of the target's
+    /// sessions and the audit event.
+    pub async fn issue_reset_link(
+        &self,
+        r: &FlowRecord,
+        target_account_id: i64,
+        messages: &[NewMessage],
+        audit_event: &AuditEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(target_account_id)
+        .execute(&mut *tx)
+        .await?;
+        let mut last = None;
+        for m in messages {
+            last = Some(enqueue(&mut tx, m, now).await?);
+        }
+        let f = &r.flow;
+        sqlx::query(&format!(
+            "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ))
+        .bind(r.id_hash.as_str())
+        .bind(r.tenant_id)
+        .bind(r.account_id)
+        .bind(r.contact.as_deref())
+        .bind(i64::from(f.decoy))
+        .bind(to_json(&f.offers)?)
+        .bind(f.state.as_str())
+        .bind(f.method.map(Method::as_str))
+        .bind(f.destination.as_deref())
+        .bind(r.code_hmac.as_deref())
+        .bind(f.code_expires_at.map(|t| t.0))
+        .bind(i64::from(f.wrong_tries))
+        .bind(i64::from(f.messages_sent))
+        .bind(f.last_sent_at.map(|t| t.0))
+        .bind(last)
+        .bind(r.reset_token_hash.as_deref())
+        .bind(f.reset_expires_at.map(|t| t.0))
+        .bind(r.version)
+        .bind(r.created_at.0)
+        .bind(f.expires_at.0)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(&mut tx, self.backend, audit_event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a password chosen by someone else (an administrator or an
+    /// operator), all or nothing: the hash with its history entry, the
+    /// must-change flag, the revocation of every session, the notices and
+    /// the audit event.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_password_by_admin(
+        &self,
+        account_id: i64,
+        hash: &str,
+        must_change: bool,
+        keep_history: u32,
+        notices: &[NewMessage],
+        audit_event: &AuditEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        set_password_in(
+            &mut tx,
+            account_id,
+            hash,
+            must_change,
+            keep_history,
+            None,
+            now,
+        )
+        .await?;
+        for m in notices {
+            enqueue(&mut tx, m, now).await?;
+        }
+        audit::append(&mut tx, self.backend, audit_event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Redeems a reset token and applies the reset, all or nothing: the
     /// flow completes (only if it is verified, unexpired and the token
     /// matches — so of concurrent redemptions exactly one wins), the

@@ -98,6 +98,20 @@ impl Store {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    /// Records that the session's account just proved its password again.
+    pub async fn touch_authenticated(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET authenticated_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(now.0)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Revokes one session; returns whether a live one was revoked.
     pub async fn revoke_session(
         &self,

@@ -378,12 +378,11 @@ async fn a_crash_loses_no_queued_message_and_sends_none_twice() {
     let mail = smtp.wait_for("owner@shop.example", 1).await;
     assert_eq!(mail.len(), 1, "the queued code survived the crash");
     assert!(
-        mail[0].contains("=?utf-8?") || mail[0].contains("验证码") || mail[0].contains("base64"),
+        mail[0].contains("验证码"),
         "a Chinese message for a zh-CN account: {}",
         mail[0]
     );
-    let body = decode_body(&mail[0]);
-    let code = crate::peers::code_in(&body);
+    let code = crate::peers::code_in(&mail[0]);
     let verified: serde_json::Value = http
         .post(format!("{base}/recovery/{flow}/verify"))
         .json(&json!({"code": code}))
@@ -444,25 +443,5 @@ async fn a_crash_loses_no_queued_message_and_sends_none_twice() {
         session["token"].as_str().unwrap(),
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
-    }
-}
-
-/// The text of an email, decoding a base64 body if the sender chose one.
-fn decode_body(raw: &str) -> String {
-    use base64::Engine;
-    let Some((headers, body)) = raw.split_once("\n\n") else {
-        return raw.to_string();
-    };
-    if headers
-        .to_lowercase()
-        .contains("content-transfer-encoding: base64")
-    {
-        let joined: String = body.lines().collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(joined.trim())
-            .unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    } else {
-        raw.to_string()
     }
 }

@@ -250,6 +250,24 @@ impl TestApp {
             .await
     }
 
+    /// Creates an admin sub-account `parent/…/name` with password [`PASSWORD`].
+    pub async fn admin(&self, name: &str, email: Option<&str>) -> Account {
+        let (parent, username) = name.rsplit_once('/').unwrap();
+        let spec = AccountSpec {
+            parent: Some(parent.to_string()),
+            kind: None,
+            role: Some(Role::Admin),
+            username: username.to_string(),
+            display_name: None,
+            email: email.map(String::from),
+            phone: None,
+            password: Some(Password::parse(PASSWORD.into()).unwrap()),
+            must_change_password: false,
+            locale: None,
+        };
+        self.app.create_account(&self.tenant, spec).await.unwrap()
+    }
+
     pub async fn account_in(
         &self,
         tenant: &Tenant,

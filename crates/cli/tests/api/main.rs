@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod admin;
 mod cli;
 mod health;
 mod login;

@@ -37,6 +37,10 @@ backend_tests! {
             "POST /api/v1/t/{tenant}/recovery/{flow_id}/verify",
             "POST /api/v1/t/{tenant}/recovery/{flow_id}/reset",
             "POST /api/v1/t/{tenant}/username-reminder",
+            "POST /api/v1/t/{tenant}/sessions/current/reauth",
+            "POST /api/v1/t/{tenant}/accounts/{id}/password-reset",
+            "POST /api/v1/t/{tenant}/accounts/{id}/disable",
+            "POST /api/v1/t/{tenant}/accounts/{id}/enable",
         ]
         .into_iter()
         .map(String::from)
@@ -45,7 +49,7 @@ backend_tests! {
         // Every documented operation is actually served (no 404 fallback).
         for op in &expected {
             let (method, path) = op.split_once(' ').unwrap();
-            let url = t.url(&path.replace("{tenant}", "acme").replace("{flow_id}", "no-such-flow"));
+            let url = t.url(&path.replace("{tenant}", "acme").replace("{flow_id}", "no-such-flow").replace("{id}", "1"));
             let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
             let res = t.http.request(method, url).send().await.unwrap();
             let body: serde_json::Value = res.json().await.unwrap_or_default();

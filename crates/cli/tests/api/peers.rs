@@ -73,12 +73,12 @@ impl SmtpSink {
 
     /// Every message received for `to`.
     pub fn to(&self, to: &str) -> Vec<String> {
-        let needle = format!("To: {to}").to_lowercase();
+        let needle = format!("to: {to}").to_lowercase();
         self.messages
             .lock()
             .unwrap()
             .iter()
-            .filter(|m| m.to_lowercase().contains(&needle))
+            .filter(|m| m.lines().any(|l| l.to_lowercase() == needle))
             .cloned()
             .collect()
     }
@@ -119,7 +119,7 @@ async fn serve_smtp(listener: TcpListener, messages: Arc<Mutex<Vec<String>>>) {
                             data.push_str(l.strip_prefix('.').unwrap_or(&l));
                             data.push('\n');
                         }
-                        messages.lock().unwrap().push(data);
+                        messages.lock().unwrap().push(decoded(&data));
                         b"250 queued\r\n"
                     }
                     "QUIT" => {
@@ -134,6 +134,50 @@ async fn serve_smtp(listener: TcpListener, messages: Arc<Mutex<Vec<String>>>) {
             }
         });
     }
+}
+
+/// The message with its body decoded from quoted-printable or base64, so
+/// tests read the text a mail client would show.
+fn decoded(raw: &str) -> String {
+    use base64::Engine;
+    let Some((headers, body)) = raw.split_once("\n\n") else {
+        return raw.to_string();
+    };
+    let lower = headers.to_lowercase();
+    let bytes = if lower.contains("content-transfer-encoding: quoted-printable") {
+        let joined = body.replace("=\n", "");
+        let mut out = Vec::new();
+        let b = joined.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'=' && i + 2 < b.len() {
+                if let Ok(v) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        out
+    } else if lower.contains("content-transfer-encoding: base64") {
+        let joined: String = body.lines().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(joined.trim())
+            .unwrap_or_default()
+    } else {
+        return raw.to_string();
+    };
+    let headers: Vec<&str> = headers
+        .lines()
+        .filter(|l| !l.to_lowercase().starts_with("content-transfer-encoding:"))
+        .collect();
+    format!(
+        "{}\n\n{}",
+        headers.join("\n"),
+        String::from_utf8_lossy(&bytes)
+    )
 }
 
 /// The first six-digit run after "code is" (English) or "验证码是" in a text.

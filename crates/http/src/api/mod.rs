@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, one module per resource.
 
+mod accounts;
 mod captcha;
 mod password;
 mod recovery;
@@ -17,4 +18,5 @@ pub(crate) fn router() -> OpenApiRouter<App> {
         .merge(captcha::router())
         .merge(recovery::router())
         .merge(reminder::router())
+        .merge(accounts::router())
 }

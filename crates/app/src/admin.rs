@@ -1,0 +1,307 @@
+//! Administration down the account tree: an administrator (or an operator
+//! at the CLI) resets a password with a temporary password or a reset link,
+//! and disables or enables accounts. Every call is checked with the single
+//! rights function, `regain_domain::account::can_manage`.
+
+use regain_delivery::templates::Template;
+use regain_domain::account::can_manage;
+use regain_domain::password::Password;
+use regain_domain::policy::{PasswordPolicy, Subject};
+use regain_domain::recovery::{Flow, FlowState};
+use regain_store::{Account, AuditEvent, FlowRecord, Tenant};
+
+use crate::auth::{Authenticated, Client};
+use crate::messages::to_verified_contacts;
+use crate::tokens::{random_token, token_hash};
+use crate::{App, AppError};
+
+/// An admin action needs the actor's password proven this recently.
+pub const RECENT_AUTH_SECS: i64 = 15 * 60;
+
+/// How long an administrator's reset link works.
+pub const RESET_LINK_SECS: i64 = 24 * 3600;
+
+/// Who acts.
+#[derive(Debug, Clone)]
+pub enum Actor<'a> {
+    /// A logged-in account, checked against the tree.
+    Account(&'a Authenticated),
+    /// The operator at the command line: above every tenant's tree.
+    Operator,
+}
+
+/// How an administrator resets a password.
+pub enum ResetMode {
+    /// A temporary password the account must change at next login: the one
+    /// given, or a generated one that is shown once.
+    Temporary(Option<Password>),
+    /// A single-use link to the account's verified contacts, valid 24 hours.
+    Link,
+}
+
+/// What an admin reset did.
+pub enum ResetOutcome {
+    /// A temporary password is set; `generated` holds it when Regain chose
+    /// it (to be shown once, never stored in clear).
+    Temporary {
+        /// The generated password.
+        generated: Option<String>,
+    },
+    /// A link went to these masked contacts.
+    LinkSent {
+        /// Masked destinations.
+        hints: Vec<String>,
+    },
+}
+
+impl Actor<'_> {
+    fn name(&self) -> String {
+        match self {
+            Actor::Account(a) => format!("account:{}", a.account.id),
+            Actor::Operator => "operator".into(),
+        }
+    }
+
+    fn ip(&self, client: Option<&Client>) -> String {
+        client.map_or("-".to_string(), |c| c.ip.to_string())
+    }
+}
+
+impl App {
+    /// The target account if `actor` may manage it: 404 when it does not
+    /// exist in the tenant, 403 when it is outside the actor's rights.
+    pub async fn managed_account(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        target_id: i64,
+    ) -> Result<Account, AppError> {
+        let target = self
+            .store
+            .account(tenant.id, target_id)
+            .await?
+            .ok_or_else(AppError::account_not_found)?;
+        if let Actor::Account(a) = actor {
+            if !can_manage(&a.account.node(), &target.node()) {
+                return Err(AppError::Forbidden);
+            }
+            if self.clock.now().0 - a.session.authenticated_at.0 > RECENT_AUTH_SECS {
+                return Err(AppError::ReauthRequired);
+            }
+        }
+        Ok(target)
+    }
+
+    /// Proves the session's password again (for admin actions).
+    pub async fn reauthenticate(
+        &self,
+        auth: &Authenticated,
+        password: String,
+    ) -> Result<(), AppError> {
+        let password = Password::parse(password).map_err(|_| AppError::InvalidCredentials)?;
+        let key = format!("password:acct:{}", auth.account.id);
+        let rule = regain_store::ThrottleRule {
+            max_attempts: self.config.login.max_failures,
+            window_secs: i64::from(self.config.login.window_minutes) * 60,
+            lock_secs: i64::from(self.config.login.lock_minutes) * 60,
+        };
+        self.count_attempts(&[(&key, rule)]).await?;
+        if !self
+            .hasher
+            .verify(password, auth.account.password_hash.clone())
+            .await?
+            .matches
+        {
+            return Err(AppError::InvalidCredentials);
+        }
+        self.store.throttle_clear(&key).await?;
+        self.store
+            .touch_authenticated(&auth.session.token_hash, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Resets `target_id`'s password as `actor`. Either way the target's
+    /// sessions are revoked, its verified contacts are told, and the action
+    /// is audited.
+    pub async fn admin_reset(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        target_id: i64,
+        mode: ResetMode,
+        client: Option<&Client>,
+    ) -> Result<ResetOutcome, AppError> {
+        let target = self.managed_account(tenant, actor, target_id).await?;
+        let now = self.clock.now();
+        let subject = format!("account:{}", target.id);
+        match mode {
+            ResetMode::Temporary(given) => {
+                let policy = self.effective_policy(tenant, &target).await?.policy;
+                let (password, generated) = match given {
+                    Some(p) => (p, None),
+                    None => {
+                        let text = temporary_password(&policy, &target)?;
+                        (Password::parse(text.clone())?, Some(text))
+                    }
+                };
+                let violations = self.check_new_password(tenant, &target, &password).await?;
+                if !violations.is_empty() {
+                    return Err(AppError::Policy(violations));
+                }
+                let hash = self.hasher.hash(password).await?;
+                let notices = to_verified_contacts(
+                    &target,
+                    &Template::PasswordChanged {
+                        account: target.qualified_name.clone(),
+                    },
+                )?;
+                let mut event = AuditEvent::new(
+                    Some(tenant.id),
+                    "password.admin_reset",
+                    &actor.name(),
+                    &subject,
+                    &actor.ip(client),
+                    "success",
+                );
+                event.detail = r#"{"mode":"temporary"}"#.into();
+                self.store
+                    .set_password_by_admin(
+                        target.id,
+                        &hash,
+                        true,
+                        policy.history_depth,
+                        &notices,
+                        &event,
+                        now,
+                    )
+                    .await?;
+                self.outbox_wake.notify_one();
+                Ok(ResetOutcome::Temporary { generated })
+            }
+            ResetMode::Link => {
+                let flow_id = random_token()?;
+                let token = random_token()?;
+                let link = format!(
+                    "{}/t/{}/reset#flow={flow_id}&token={token}",
+                    self.config.effective_public_url(),
+                    tenant.slug
+                );
+                let messages = to_verified_contacts(
+                    &target,
+                    &Template::ResetLink {
+                        account: target.qualified_name.clone(),
+                        link,
+                        hours: RESET_LINK_SECS / 3600,
+                    },
+                )?;
+                if messages.is_empty() {
+                    return Err(AppError::NoVerifiedContact);
+                }
+                let hints = crate::recovery::masked_contacts(&target);
+                let record = FlowRecord {
+                    id_hash: token_hash(&flow_id),
+                    tenant_id: tenant.id,
+                    account_id: Some(target.id),
+                    contact: None,
+                    flow: Flow {
+                        state: FlowState::Verified,
+                        decoy: false,
+                        offers: Vec::new(),
+                        method: None,
+                        destination: None,
+                        code_expires_at: None,
+                        wrong_tries: 0,
+                        messages_sent: 0,
+                        last_sent_at: None,
+                        expires_at: now.plus_secs(RESET_LINK_SECS),
+                        reset_expires_at: Some(now.plus_secs(RESET_LINK_SECS)),
+                    },
+                    code_hmac: None,
+                    last_message_id: None,
+                    reset_token_hash: Some(token_hash(&token)),
+                    version: 0,
+                    created_at: now,
+                };
+                let mut event = AuditEvent::new(
+                    Some(tenant.id),
+                    "password.admin_reset",
+                    &actor.name(),
+                    &subject,
+                    &actor.ip(client),
+                    "success",
+                );
+                event.detail = r#"{"mode":"link"}"#.into();
+                self.store
+                    .issue_reset_link(&record, target.id, &messages, &event, now)
+                    .await?;
+                self.outbox_wake.notify_one();
+                Ok(ResetOutcome::LinkSent { hints })
+            }
+        }
+    }
+
+    /// Disables or enables `target_id` as `actor` (disabling revokes its
+    /// sessions).
+    pub async fn set_account_disabled(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        target_id: i64,
+        disabled: bool,
+        client: Option<&Client>,
+    ) -> Result<Account, AppError> {
+        let target = self.managed_account(tenant, actor, target_id).await?;
+        let now = self.clock.now();
+        self.store.set_disabled(target.id, disabled, now).await?;
+        let action = if disabled {
+            "account.disable"
+        } else {
+            "account.enable"
+        };
+        let event = AuditEvent::new(
+            Some(tenant.id),
+            action,
+            &actor.name(),
+            &format!("account:{}", target.id),
+            &actor.ip(client),
+            "success",
+        );
+        self.store.audit(&event, now).await?;
+        Ok(Account { disabled, ..target })
+    }
+}
+
+/// A random password that meets `policy`: letters, digits and punctuation,
+/// at least 16 characters (more if the policy asks).
+fn temporary_password(policy: &PasswordPolicy, target: &Account) -> Result<String, AppError> {
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+    const DIGIT: &[u8] = b"23456789";
+    const PUNCT: &[u8] = b"-_.!#%+";
+    let len = (policy.min_length as usize).clamp(16, policy.max_length as usize);
+    let email = target.email_parsed();
+    for _ in 0..20 {
+        let mut bytes = vec![0u8; len];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| AppError::internal(format!("OS random source failed: {e}")))?;
+        let text: String = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let set = [UPPER, LOWER, DIGIT, PUNCT][i % 4];
+                char::from(set[usize::from(*b) % set.len()])
+            })
+            .collect();
+        let subject = Subject {
+            username: Some(&target.username),
+            email: email.as_ref(),
+        };
+        if policy.check(&text, subject).is_empty() {
+            return Ok(text);
+        }
+    }
+    Err(AppError::internal(
+        "could not generate a temporary password that meets the policy",
+    ))
+}

@@ -1,0 +1,188 @@
+//! Administration down the tree: admin resets (temporary password, link),
+//! re-authentication, rights, disabling.
+
+use regain_domain::policy::overrides::PolicyOverride;
+use serde_json::{json, Value};
+
+use crate::helpers::{violation_codes, TestApp, PASSWORD};
+use crate::peers::message_id;
+
+async fn reset(t: &TestApp, token: &str, id: i64, body: Value) -> (u16, Value) {
+    let res = t
+        .http
+        .post(t.url(&format!("/api/v1/t/acme/accounts/{id}/password-reset")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn admin_post(t: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let res = t
+        .http
+        .post(t.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The `flow` and `token` of a reset link's fragment.
+fn link_parts(text: &str) -> (String, String) {
+    let at = text.find("#flow=").expect("a reset link") + 6;
+    let rest = &text[at..];
+    let (flow, rest) = rest.split_once("&token=").unwrap();
+    let token: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (flow.to_string(), token)
+}
+
+backend_tests! {
+    async fn the_mail_domain_scenario(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        let mail = t.account("acme/mail", None, None).await;
+        let o = PolicyOverride {
+            min_length: Some(8),
+            max_length: Some(64),
+            min_character_classes: Some(3),
+            forbid_email: Some(true),
+            weak_keywords: Some(vec!["company".into(), "2024".into()]),
+            ..Default::default()
+        };
+        t.app.set_policy_override(&t.tenant, &mail, Some(o)).await.unwrap();
+        let postmaster = t.admin("acme/mail/postmaster", Some("postmaster@mail.example")).await;
+        let erin = t.account("acme/mail/erin", Some("erin@mail.example"), None).await;
+
+        // The postmaster resets an employee with a generated temporary password.
+        let pm = t.token("acme/mail/postmaster", PASSWORD).await;
+        let erin_session = t.token("acme/mail/erin", PASSWORD).await;
+        let (status, body) = reset(&t, &pm, erin.id, json!({"mode": "temporary"})).await;
+        assert_eq!(status, 200, "{body}");
+        let temporary = body["temporary_password"].as_str().unwrap().to_string();
+        assert!(temporary.len() >= 16);
+        assert_eq!(t.current(&erin_session).await.0, 401, "the employee's sessions are revoked");
+        let notice = t.smtp.wait_for("erin@mail.example", 1).await;
+        assert!(notice[0].contains("password was changed") && !notice[0].contains(&temporary));
+
+        // The employee logs in, must change, and the domain's rules apply.
+        let (status, login, _) = t.login("acme/mail/erin", &temporary).await;
+        assert_eq!((status, login["must_change_password"].clone()), (201, json!(true)));
+        let erin_token = login["token"].as_str().unwrap().to_string();
+        assert_eq!(t.current(&erin_token).await.0, 403);
+        let (status, body) = t.change_password(&erin_token, &temporary, "Company-Mail-77").await;
+        assert_eq!((status, violation_codes(&body)), (422, vec!["contains_weak_keyword".to_string()]));
+        let (status, body) = t.change_password(&erin_token, &temporary, "Xx-erin@mail.example").await;
+        assert_eq!(status, 422);
+        assert!(violation_codes(&body).contains(&"contains_email".to_string()), "{body}");
+        let (status, body) = t.change_password(&erin_token, &temporary, "lowercase-only").await;
+        assert_eq!((status, violation_codes(&body)), (422, vec!["too_few_classes".to_string()]));
+        assert_eq!(t.change_password(&erin_token, &temporary, "Tidal-Forest-31").await.0, 204);
+
+        // The account above the postmaster resets the postmaster by link.
+        let root = t.token("acme", PASSWORD).await;
+        let (status, body) = reset(&t, &root, postmaster.id, json!({"mode": "link"})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["sent_to"], json!(["p***r@mail.example"]));
+        assert_eq!(t.current(&pm).await.0, 401);
+        let mails = t.smtp.wait_for("postmaster@mail.example", 1).await;
+        assert!(!message_id(&mails[0]).is_empty());
+        let (flow, token) = link_parts(&mails[0]);
+        assert!(mails[0].contains("/t/acme/reset#flow="), "the token travels in the fragment: {}", mails[0]);
+        let (status, body, _) = t
+            .step(&flow, "reset", json!({"reset_token": token, "new_password": "Night-Harbor-55", "confirm_password": "Night-Harbor-55"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(t.login("acme/mail/postmaster", "Night-Harbor-55").await.0, 201);
+        let (status, _, _) = t
+            .step(&flow, "reset", json!({"reset_token": token, "new_password": "Night-Harbor-56", "confirm_password": "Night-Harbor-56"}))
+            .await;
+        assert_eq!(status, 400, "the link works once");
+        let actions: Vec<String> = t.app.store.audit_tail(50).await.unwrap().into_iter().map(|a| a.0).collect();
+        assert_eq!(actions.iter().filter(|a| *a == "password.admin_reset").count(), 2);
+    }
+
+    async fn rights_follow_the_tree(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        let acme = t.account("acme", None, None).await;
+        let mail = t.account("acme/mail", None, None).await;
+        let postmaster = t.admin("acme/mail/postmaster", None).await;
+        let erin = t.account("acme/mail/erin", None, None).await;
+        let other = t.account("globex", None, None).await;
+        let cases = [
+            ("acme/mail/erin", postmaster.id, 403),
+            ("acme/mail/erin", erin.id, 403),
+            ("acme/mail/postmaster", mail.id, 403),
+            ("acme/mail/postmaster", acme.id, 403),
+            ("acme/mail/postmaster", other.id, 403),
+            ("globex", erin.id, 403),
+            ("acme/mail/postmaster", 999_999, 404),
+            ("acme/mail/postmaster", erin.id, 200),
+            ("acme/mail", postmaster.id, 200),
+            ("acme", erin.id, 200),
+        ];
+        for (i, (actor, target, expected)) in cases.into_iter().enumerate() {
+            let token = t.token(actor, PASSWORD).await;
+            let password = format!("Temp-Pass-{i:04}");
+            let (status, body) = reset(&t, &token, target, json!({"mode": "temporary", "password": password})).await;
+            assert_eq!(status, expected, "{actor} → {target}: {body}");
+        }
+    }
+
+    async fn admin_actions_need_a_recent_password(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        let bob = t.account("acme/bob", None, None).await;
+        let root = t.token("acme", PASSWORD).await;
+        t.clock.advance(16 * 60);
+        let (status, body) = reset(&t, &root, bob.id, json!({"mode": "temporary"})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (401, json!("reauth_required")));
+        let (status, _) = admin_post(&t, &root, "/api/v1/t/acme/sessions/current/reauth", json!({"password": "Wrong-pass-1"})).await;
+        assert_eq!(status, 401);
+        let (status, _) = admin_post(&t, &root, "/api/v1/t/acme/sessions/current/reauth", json!({"password": PASSWORD})).await;
+        assert_eq!(status, 204);
+        assert_eq!(reset(&t, &root, bob.id, json!({"mode": "temporary"})).await.0, 200);
+        let (status, body) = reset(&t, &root, bob.id, json!({"mode": "link"})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (409, json!("no_verified_contact")));
+        let (status, body) = reset(&t, &root, bob.id, json!({"mode": "sideways"})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (400, json!("invalid_mode")));
+    }
+
+    async fn an_iam_user_without_contacts_is_let_in_by_the_root(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("alice", Some("alice@example.com"), None).await;
+        let bot = t.account("alice/ci-bot", None, None).await;
+        let (_, started) = t.start_recovery("alice/ci-bot").await;
+        assert_eq!(started["next"], "ask_administrator");
+        let root = t.token("alice", PASSWORD).await;
+        let (status, _) = reset(&t, &root, bot.id, json!({"mode": "temporary", "password": "Given-Temp-9876"})).await;
+        assert_eq!(status, 200);
+        let (status, body, _) = t.login("alice/ci-bot", "Given-Temp-9876").await;
+        assert_eq!((status, body["must_change_password"].clone()), (201, json!(true)));
+    }
+
+    async fn disabling_ends_sessions_and_logins(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        let bob = t.account("acme/bob", None, None).await;
+        let root = t.token("acme", PASSWORD).await;
+        let bob_session = t.token("acme/bob", PASSWORD).await;
+        let (status, body) = admin_post(&t, &root, &format!("/api/v1/t/acme/accounts/{}/disable", bob.id), json!({})).await;
+        assert_eq!((status, body), (200, json!({"id": bob.id, "disabled": true})));
+        assert_eq!(t.current(&bob_session).await.0, 401);
+        assert_eq!(t.login("acme/bob", PASSWORD).await.0, 403);
+        let bob_cannot = admin_post(&t, &bob_session, &format!("/api/v1/t/acme/accounts/{}/enable", bob.id), json!({})).await;
+        assert_eq!(bob_cannot.0, 401);
+        let (status, _) = admin_post(&t, &root, &format!("/api/v1/t/acme/accounts/{}/enable", bob.id), json!({})).await;
+        assert_eq!(status, 200);
+        assert_eq!(t.login("acme/bob", PASSWORD).await.0, 201);
+    }
+}
