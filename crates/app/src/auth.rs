@@ -139,12 +139,12 @@ impl App {
                 .await?;
             return Err(AppError::InvalidCredentials);
         };
-        self.audit_event(&tenant, "login", &subject, &subject, client, "success")
-            .await?;
         if account.disabled {
             tracing::info!(tenant = %tenant.slug, account = account.id, outcome = "disabled", "login");
             return Err(AppError::AccountDisabled);
         }
+        self.audit_event(&tenant, "login", &subject, &subject, client, "success")
+            .await?;
         let mut account = account;
         if let (Some(new_hash), Some(old_hash)) = (&verified.rehashed, &account.password_hash) {
             if self

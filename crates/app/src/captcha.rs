@@ -52,13 +52,25 @@ fn answer_hmac(app: &App, id: &str, answer: &str) -> String {
 impl App {
     /// Creates a built-in challenge for `tenant` (only when its mode is
     /// `builtin`).
-    pub async fn new_captcha(&self, tenant: &Tenant) -> Result<CaptchaChallenge, AppError> {
+    pub async fn new_captcha(
+        &self,
+        tenant: &Tenant,
+        client: &crate::auth::Client,
+    ) -> Result<CaptchaChallenge, AppError> {
         if tenant.settings.captcha != CaptchaMode::Builtin {
             return Err(AppError::Invalid {
                 code: "captcha_not_builtin",
                 message: "this tenant does not use the built-in CAPTCHA".into(),
             });
         }
+        // Rendering costs CPU and a row: limited per client address.
+        let key = format!("captcha:ip:{}:{}", tenant.id, client.throttle_address());
+        let rule = regain_store::ThrottleRule {
+            max_attempts: tenant.settings.recovery.requests_per_ip,
+            window_secs: 900,
+            lock_secs: 900,
+        };
+        self.count_attempts(&[(&key, rule)]).await?;
         let (answer, png) = tokio::task::spawn_blocking(render)
             .await
             .map_err(|e| AppError::internal(format!("captcha task: {e}")))?
@@ -99,16 +111,17 @@ impl App {
         match tenant.settings.captcha {
             CaptchaMode::Off => Ok(()),
             CaptchaMode::Builtin => {
-                let (Some(id), Some(answer)) = (id, answer) else {
+                let Some(id) = id.filter(|id| id.len() <= 128) else {
                     return Err(AppError::CaptchaInvalid);
                 };
-                if id.len() > 128 || answer.len() > 64 {
-                    return Err(AppError::CaptchaInvalid);
-                }
+                // Any try consumes the challenge, even one without an answer.
                 let stored = self
                     .store
                     .take_captcha(&token_hash(id), tenant.id, self.clock.now())
                     .await?;
+                let Some(answer) = answer.filter(|a| a.len() <= 64) else {
+                    return Err(AppError::CaptchaInvalid);
+                };
                 match stored {
                     Some(h) if same(&h, &answer_hmac(self, id, answer)) => Ok(()),
                     _ => Err(AppError::CaptchaInvalid),

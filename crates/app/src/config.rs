@@ -276,6 +276,13 @@ impl Config {
             self.session.cookie_secure != Some(false) || self.public_url_is_loopback_http(),
             "session.cookie_secure = false is allowed only when public_url is plain http on a loopback address"
         );
+        // A send must end well inside the worker's 60 s lease, or another
+        // process could claim the message and send it twice.
+        anyhow::ensure!(
+            (1..=30).contains(&self.delivery.smtp.timeout_secs)
+                && (1..=30).contains(&self.delivery.sms_http.timeout_secs),
+            "delivery timeouts range from 1 to 30 seconds"
+        );
         anyhow::ensure!(
             self.session.ttl_minutes >= 1,
             "session.ttl_minutes must be at least 1"

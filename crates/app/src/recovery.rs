@@ -127,15 +127,16 @@ impl App {
         let s = &tenant.settings.recovery;
         let identifier = LoginIdentifier::parse(identifier)?;
         let id_key = format!("recovery:id:{}:{}", tenant.id, identifier.throttle_key());
-        self.count_attempts(&[
-            (
-                &self.recovery_ip_key(tenant, client),
-                rule(s.requests_per_ip),
-            ),
-            (&id_key, rule(s.requests_per_identifier)),
-        ])
+        // The identifier's budget is counted only after the CAPTCHA, so
+        // nobody can exhaust a victim's recovery without solving one.
+        self.count_attempts(&[(
+            &self.recovery_ip_key(tenant, client),
+            rule(s.requests_per_ip),
+        )])
         .await?;
         self.check_captcha(tenant, captcha_id, captcha_answer)
+            .await?;
+        self.count_attempts(&[(&id_key, rule(s.requests_per_identifier))])
             .await?;
         let now = self.clock.now();
 
@@ -266,14 +267,17 @@ impl App {
     ) -> Result<Status, AppError> {
         let r = self.load_flow(tenant, flow_id).await?;
         let s = &tenant.settings.recovery;
-        let delivery = match (r.last_message_id, r.flow.decoy, r.flow.messages_sent) {
+        let now = self.clock.now();
+        let delivery = match (r.last_message_id, r.flow.decoy, r.flow.last_sent_at) {
             (Some(id), _, _) => self
                 .store
                 .message_status(id)
                 .await?
                 .map(|(state, error)| (state.as_str().to_string(), error)),
-            // A decoy reports what a working delivery would.
-            (None, true, n) if n > 0 => Some(("sent".to_string(), None)),
+            // A decoy reports what a working delivery would: queued at
+            // first, sent a moment later.
+            (None, true, Some(at)) if now.0 <= at.0 => Some(("queued".to_string(), None)),
+            (None, true, Some(_)) => Some(("sent".to_string(), None)),
             _ => None,
         };
         let delivery = delivery.map(|(state, error)| {
@@ -373,13 +377,22 @@ impl App {
                 return Err(e.into());
             }
         };
-        if let Some(destination) = &send.destination {
-            let since = now.plus_secs(-3600);
-            let sent = self.store.messages_to_since(destination, since).await?;
-            if sent >= i64::from(s.max_messages_per_destination_per_hour) {
-                return Err(AppError::DestinationLimit { retry_after: 3600 });
-            }
-        }
+        // Messages per destination per hour, counted atomically; a decoy
+        // counts against its hint exactly as a real flow counts against its
+        // contact, so the cap answers the same either way.
+        let hint = r
+            .flow
+            .offers
+            .iter()
+            .find(|o| o.method == send.method)
+            .map(|o| o.hint.clone())
+            .unwrap_or_default();
+        let destination_key = match &send.destination {
+            Some(d) => format!("dest:{}:{}", tenant.id, d.to_lowercase()),
+            None => format!("dest:{}:decoy:{hint}", tenant.id),
+        };
+        self.count_destination(&destination_key, s.max_messages_per_destination_per_hour)
+            .await?;
         let code = six_digit_code()?;
         r.code_hmac = Some(code_hmac(self, flow_id, &code));
         let message = match &send.destination {
@@ -405,6 +418,23 @@ impl App {
             self.outbox_wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Counts one message to a destination; refuses the one over the
+    /// hourly cap.
+    pub(crate) async fn count_destination(&self, key: &str, max: u32) -> Result<(), AppError> {
+        let rule = ThrottleRule {
+            max_attempts: max,
+            window_secs: 3600,
+            lock_secs: 3600,
+        };
+        let now = self.clock.now();
+        match self.store.throttle_attempt(key, rule, now).await? {
+            Some(until) => Err(AppError::DestinationLimit {
+                retry_after: now.secs_until(until).max(1),
+            }),
+            None => Ok(()),
+        }
     }
 
     async fn flow_locale(&self, tenant: &Tenant, r: &FlowRecord) -> Result<Locale, AppError> {
@@ -453,6 +483,11 @@ impl App {
             .await?;
             return Err(e.into());
         }
+
+        let reset_token = random_token()?;
+        r.code_hmac = None;
+        r.reset_token_hash = Some(token_hash(&reset_token));
+        self.store.save_flow(&r, None, now).await?;
         self.audit_event(
             tenant,
             "recovery.verify",
@@ -462,10 +497,6 @@ impl App {
             "success",
         )
         .await?;
-        let reset_token = random_token()?;
-        r.code_hmac = None;
-        r.reset_token_hash = Some(token_hash(&reset_token));
-        self.store.save_flow(&r, None, now).await?;
         let accounts = match &r.contact {
             Some(contact) => self
                 .accounts_bound_to(tenant, contact)
@@ -488,19 +519,19 @@ impl App {
         contact: &str,
     ) -> Result<Vec<Account>, AppError> {
         let cap = i64::from(tenant.settings.max_accounts_per_contact);
-        if let Ok(e) = Email::parse(contact) {
-            Ok(self
-                .store
+        let found = if let Ok(e) = Email::parse(contact) {
+            self.store
                 .accounts_by_verified_email(tenant.id, &e, cap)
-                .await?)
+                .await?
         } else if let Ok(p) = Phone::parse(contact) {
-            Ok(self
-                .store
+            self.store
                 .accounts_by_verified_phone(tenant.id, &p, cap)
-                .await?)
+                .await?
         } else {
-            Ok(Vec::new())
-        }
+            Vec::new()
+        };
+        // A disabled account is not offered, nor reset.
+        Ok(found.into_iter().filter(|a| !a.disabled).collect())
     }
 
     /// Sets a new password with a reset token. Does not log anyone in.
@@ -546,6 +577,9 @@ impl App {
             (None, None) => None,
         }
         .ok_or(AppError::ResetTokenInvalid)?;
+        if account.disabled {
+            return Err(AppError::AccountDisabled);
+        }
         let password = Password::parse(new_password)?;
         let violations = self.check_new_password(tenant, &account, &password).await?;
         if !violations.is_empty() {
@@ -579,7 +613,11 @@ impl App {
             return Err(AppError::ResetTokenInvalid);
         }
         self.outbox_wake.notify_one();
-        self.clear_login_locks(tenant, &account).await?;
+        // The password is changed: a failure here must not turn the
+        // answer into an error.
+        if let Err(e) = self.clear_login_locks(tenant, &account).await {
+            tracing::warn!(error = %e, account = account.id, "could not lift login locks after a reset");
+        }
         tracing::info!(tenant = %tenant.slug, account = account.id, "password reset through recovery");
         Ok(())
     }

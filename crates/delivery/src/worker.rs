@@ -91,7 +91,7 @@ impl Worker {
         m: &OutboxMessage,
         pass: &mut Pass,
     ) -> Result<(), regain_store::StoreError> {
-        let result = self.senders.send(m).await;
+        let result = self.senders.send(m, self.clock.now()).await;
         let now = self.clock.now();
         match result {
             Ok(()) => {

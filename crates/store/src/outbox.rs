@@ -196,11 +196,15 @@ impl Store {
 
     /// Records a delivered message.
     pub async fn message_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = 0, last_error = NULL WHERE id = $2")
-            .bind(now.0)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        // The body may hold a code: once delivered it is no longer kept.
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = 0, last_error = NULL, \
+             subject = '', body = '' WHERE id = $2",
+        )
+        .bind(now.0)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -225,7 +229,8 @@ impl Store {
     /// Gives up on a message.
     pub async fn message_failed(&self, id: i64, error_class: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET state = 'failed', lease_until = 0, last_error = $1 WHERE id = $2",
+            "UPDATE outbox SET state = 'failed', lease_until = 0, last_error = $1, subject = '', body = '' \
+             WHERE id = $2",
         )
         .bind(error_class)
         .bind(id)

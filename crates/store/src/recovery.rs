@@ -166,8 +166,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE recovery_flows SET account_id = $1, state = $2, method = $3, destination = $4, \
              code_hmac = $5, code_expires_at = $6, wrong_tries = $7, messages_sent = $8, last_sent_at = $9, \
-             last_message_id = $10, reset_token_hash = $11, reset_expires_at = $12, version = version + 1 \
-             WHERE id_hash = $13 AND version = $14",
+             last_message_id = $10, reset_token_hash = $11, reset_expires_at = $12, expires_at = $15, \
+             version = version + 1 WHERE id_hash = $13 AND version = $14",
         )
         .bind(r.account_id)
         .bind(f.state.as_str())
@@ -183,6 +183,7 @@ impl Store {
         .bind(f.reset_expires_at.map(|t| t.0))
         .bind(r.id_hash.as_str())
         .bind(r.version)
+        .bind(f.expires_at.0)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

@@ -123,7 +123,24 @@ impl Store {
             .bind(now.0)
             .execute(&mut *tx)
             .await?;
+        // Finished messages a week old, and flows a day past their end.
+        let week_ago = now.plus_secs(-7 * 86_400).0;
+        let day_ago = now.plus_secs(-86_400).0;
+        let flows = sqlx::query("DELETE FROM recovery_flows WHERE expires_at <= $1")
+            .bind(day_ago)
+            .execute(&mut *tx)
+            .await?;
+        let messages = sqlx::query(
+            "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND created_at <= $1 \
+             AND id NOT IN (SELECT last_message_id FROM recovery_flows WHERE last_message_id IS NOT NULL)",
+        )
+        .bind(week_ago)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(throttles.rows_affected() + captchas.rows_affected())
+        Ok(throttles.rows_affected()
+            + captchas.rows_affected()
+            + flows.rows_affected()
+            + messages.rows_affected())
     }
 }

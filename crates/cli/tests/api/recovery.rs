@@ -129,7 +129,7 @@ backend_tests! {
     async fn unknown_identifiers_get_stable_decoys(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         t.account("acme", None, None).await;
-        t.account("acme/bob", Some("bob@acme.example"), Some("+8613800000001")).await;
+        t.account("acme/bob", Some("Bob@acme.example"), Some("+8613800000001")).await;
         let (s_real, real) = t.start_recovery("acme/bob").await;
         let (s_fake, fake) = t.start_recovery("acme/ghost").await;
         assert_eq!((s_real, keys(&real)), (s_fake, keys(&fake)), "same status and keys");
@@ -141,23 +141,70 @@ backend_tests! {
         let (_, again) = t.start_recovery("acme/ghost").await;
         assert_eq!(again["methods"], fake["methods"], "hints are stable across probes");
         assert_ne!(again["flow_id"], fake["flow_id"]);
-        let (_, email_probe) = t.start_recovery("nobody@example.com").await;
-        assert_eq!(email_probe["methods"][0], json!({"method": "email_code", "hint": "n***y@example.com"}));
 
+        // Typed contacts: hints in the same case and methods in the same
+        // order, whether the address is bound or not.
+        let (_, by_email) = t.start_recovery("BOB@acme.example").await;
+        assert_eq!(by_email["methods"][0], json!({"method": "sms_code", "hint": "138****0001"}));
+        assert_eq!(by_email["methods"][1], json!({"method": "email_code", "hint": "b***b@acme.example"}));
+        let (_, probe) = t.start_recovery("NOBODY@example.com").await;
+        let last = probe["methods"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last, json!({"method": "email_code", "hint": "n***y@example.com"}));
+
+        // The challenge answers the same, and the delivery looks the same.
         let fake_flow = flow_id(&fake);
-        let method = fake["methods"][0]["method"].clone();
-        let (status, challenged, _) = t.step(&fake_flow, "challenge", json!({"method": method})).await;
-        assert_eq!(status, 200, "the decoy challenge succeeds");
-        assert_eq!(challenged["state"], "challenged");
-        assert_eq!(challenged["delivery"]["state"], "sent");
-
         let real_flow = flow_id(&real);
-        assert_eq!(t.step(&real_flow, "challenge", json!({"method": "email_code"})).await.0, 200);
+        let method = fake["methods"][0]["method"].clone();
+        let (status, fake_status, _) = t.step(&fake_flow, "challenge", json!({"method": method})).await;
+        let (_, real_status, _) = t.step(&real_flow, "challenge", json!({"method": "email_code"})).await;
+        assert_eq!(status, 200, "the decoy challenge succeeds");
+        assert_eq!(fake_status["state"], "challenged");
+        assert_eq!(fake_status["delivery"], json!({"state": "queued", "reason": null}));
+        assert_eq!(real_status["delivery"]["state"], "queued", "answered before the worker ran");
+        t.smtp.wait_for("Bob@acme.example", 1).await;
+        t.clock.advance(1);
+        let (_, fake_later) = t.get(&format!("/api/v1/t/acme/recovery/{fake_flow}")).await;
+        let (_, real_later) = t.get(&format!("/api/v1/t/acme/recovery/{real_flow}")).await;
+        assert_eq!(fake_later["delivery"], real_later["delivery"]);
+        assert_eq!(real_later["delivery"]["state"], "sent");
+
         let wrong_real = t.step(&real_flow, "verify", json!({"code": "000000"})).await;
         let wrong_fake = t.step(&fake_flow, "verify", json!({"code": "000000"})).await;
         assert_eq!((wrong_real.0, &wrong_real.1), (wrong_fake.0, &wrong_fake.1), "a decoy fails like a wrong code");
         assert_eq!(wrong_fake.1["error"]["code"], "code_invalid");
-        assert_eq!(t.sms.received.lock().unwrap().len(), 0, "nothing was sent for the decoy");
+        assert_eq!(t.sms.received.lock().unwrap().len(), 0, "no SMS for the decoy");
+        assert_eq!(t.smtp.messages.lock().unwrap().len(), 1, "one email, the real one");
+    }
+
+    async fn decoys_meet_the_destination_cap_like_real_contacts(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        let mut answers = Vec::new();
+        for identifier in ["it@acme.example", "ghost@acme.example"] {
+            let mut statuses = Vec::new();
+            for _ in 0..6 {
+                let (_, body) = t.start_recovery(identifier).await;
+                let (status, body, _) = t.step(&flow_id(&body), "challenge", json!({"method": "email_code"})).await;
+                statuses.push((status, body["error"]["code"].clone()));
+            }
+            answers.push(statuses);
+        }
+        assert_eq!(answers[0], answers[1], "the 6th message is refused for both");
+        assert_eq!(answers[0][5], (429, json!("too_many_messages")));
+    }
+
+    async fn decoys_check_typed_contacts_like_real_flows(backend: Backend) {
+        let mut t = TestApp::spawn(backend).await;
+        t.settings(|s| s.recovery.require_full_contact = true).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        for (identifier, fits_the_hint) in [("it@acme.example", "iXt@acme.example"), ("gt@acme.example", "gXt@acme.example")] {
+            let (_, body) = t.start_recovery(identifier).await;
+            let flow = flow_id(&body);
+            let (status, _, _) = t.step(&flow, "challenge", json!({"method": "email_code", "contact": fits_the_hint})).await;
+            assert_eq!(status, 400, "{identifier}: a guess that fits the hint is refused");
+            let (status, _, _) = t.step(&flow, "challenge", json!({"method": "email_code", "contact": identifier})).await;
+            assert_eq!(status, 200, "{identifier}: the contact itself is accepted");
+        }
     }
 
     async fn five_wrong_codes_fail_the_flow_and_codes_expire(backend: Backend) {

@@ -108,12 +108,16 @@ impl Senders {
     }
 
     /// Hands `m` to the sender of its channel.
-    pub async fn send(&self, m: &OutboxMessage) -> Result<(), SendError> {
+    pub async fn send(
+        &self,
+        m: &OutboxMessage,
+        now: regain_domain::clock::Timestamp,
+    ) -> Result<(), SendError> {
         match (m.channel, &self.email, &self.sms) {
             (Channel::Email, EmailTransport::File(f), _)
             | (Channel::Sms, _, SmsTransport::File(f)) => f.send(m).await,
             (Channel::Email, EmailTransport::Smtp(s), _) => s.send(m).await,
-            (Channel::Sms, _, SmsTransport::Http(h)) => h.send(m).await,
+            (Channel::Sms, _, SmsTransport::Http(h)) => h.send(m, now).await,
             (Channel::Email, EmailTransport::Log, _) | (Channel::Sms, _, SmsTransport::Log) => {
                 // Development only, and deliberately not through `tracing`:
                 // the body may hold a code, which must never reach the log.

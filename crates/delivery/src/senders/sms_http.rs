@@ -55,10 +55,16 @@ impl SmsHttpSender {
         })
     }
 
-    pub(super) async fn send(&self, m: &OutboxMessage) -> Result<(), SendError> {
+    /// Sends `m`, signed with the time of this attempt (not of queueing),
+    /// so a gateway can refuse stale or replayed requests.
+    pub(super) async fn send(
+        &self,
+        m: &OutboxMessage,
+        now: regain_domain::clock::Timestamp,
+    ) -> Result<(), SendError> {
         let body = serde_json::json!({"to": m.recipient, "text": m.body, "id": m.idempotency_key})
             .to_string();
-        let timestamp = m.created_at.0.max(0).to_string();
+        let timestamp = now.0.max(0).to_string();
         let signature = sign(self.secret.as_bytes(), &timestamp, body.as_bytes());
         let res = self
             .client

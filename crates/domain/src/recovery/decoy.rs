@@ -39,39 +39,37 @@ fn fake_phone_hint(seed: &[u8; 32]) -> String {
 /// (HMAC under the server key) of the tenant and the identifier. A typed
 /// email or phone is offered back with its own mask, as a real one would be.
 pub fn decoy_offers(identifier: &LoginIdentifier, seed: &[u8; 32]) -> Vec<Offer> {
-    let email = |hint| Offer {
-        method: Method::EmailCode,
+    let offer = |method, hint, expected| Offer {
+        method,
         hint,
         destination: None,
-    };
-    let sms = |hint| Offer {
-        method: Method::SmsCode,
-        hint,
-        destination: None,
+        expected,
     };
     let second = seed[0].is_multiple_of(2);
-    let mut offers = Vec::new();
-    match identifier {
-        LoginIdentifier::Email(e) => {
-            offers.push(email(super::mask_email(e)));
-            if second {
-                offers.push(sms(fake_phone_hint(seed)));
-            }
-        }
-        LoginIdentifier::Phone(p) => {
-            offers.push(sms(super::mask_phone(p)));
-            if second {
-                offers.push(email(fake_email_hint(seed)));
-            }
-        }
-        LoginIdentifier::Username(_) | LoginIdentifier::Qualified(_) => {
-            if second {
-                offers.push(sms(fake_phone_hint(seed)));
-            }
-            offers.push(email(fake_email_hint(seed)));
-        }
-    }
-    offers
+    // Same order as a real account's offers: SMS first, then email.
+    let (sms, email) = match identifier {
+        LoginIdentifier::Email(e) => (
+            second.then(|| offer(Method::SmsCode, fake_phone_hint(seed), None)),
+            Some(offer(
+                Method::EmailCode,
+                super::mask_email(e),
+                Some(e.key()),
+            )),
+        ),
+        LoginIdentifier::Phone(p) => (
+            Some(offer(
+                Method::SmsCode,
+                super::mask_phone(p),
+                Some(p.as_str().to_string()),
+            )),
+            second.then(|| offer(Method::EmailCode, fake_email_hint(seed), None)),
+        ),
+        LoginIdentifier::Username(_) | LoginIdentifier::Qualified(_) => (
+            second.then(|| offer(Method::SmsCode, fake_phone_hint(seed), None)),
+            Some(offer(Method::EmailCode, fake_email_hint(seed), None)),
+        ),
+    };
+    sms.into_iter().chain(email).collect()
 }
 
 #[cfg(test)]
@@ -87,8 +85,16 @@ mod tests {
             assert!(offer.destination.is_none(), "a decoy sends nothing");
             assert!(offer.hint.contains("***"));
         }
-        let email = LoginIdentifier::parse("ghost@example.com").unwrap();
-        assert_eq!(decoy_offers(&email, &seed)[0].hint, "g***t@example.com");
+        let email = LoginIdentifier::parse("Ghost@Example.com").unwrap();
+        let offers = decoy_offers(&email, &[1u8; 32]);
+        assert_eq!(offers.len(), 1);
+        assert_eq!(offers[0].hint, "g***t@example.com");
+        let two = decoy_offers(&email, &[2u8; 32]);
+        assert_eq!(
+            two[0].method,
+            Method::SmsCode,
+            "SMS first, as for real accounts"
+        );
         let other = [8u8; 32];
         assert_ne!(decoy_offers(&id, &seed), decoy_offers(&id, &other));
     }

@@ -234,11 +234,11 @@ impl Flow {
             .ok_or(FlowError::MethodNotOffered)?;
         if s.require_full_contact {
             let typed = typed_contact.unwrap_or_default();
-            let ok = match &offer.destination {
-                Some(d) => contact_matches(method, d, typed),
-                // A decoy accepts a typed contact that fits its own hint
-                // shape only when the person typed the identifier itself.
-                None => typed_contact.is_some() && self.decoy_accepts(&offer, typed),
+            // A decoy accepts exactly what a real flow would: the contact
+            // the person started from (and nothing for invented hints).
+            let ok = match (&offer.destination, &offer.expected) {
+                (Some(d), _) | (None, Some(d)) => contact_matches(method, d, typed),
+                (None, None) => false,
             };
             if !ok {
                 self.wrong_try(s);
@@ -254,18 +254,6 @@ impl Flow {
             method,
             destination: self.destination.clone(),
         })
-    }
-
-    fn decoy_accepts(&self, offer: &Offer, typed: &str) -> bool {
-        let masked = match offer.method {
-            Method::EmailCode => {
-                crate::identifiers::Email::parse(typed).map(|e| super::mask_email(&e))
-            }
-            Method::SmsCode => {
-                crate::identifiers::Phone::parse(typed).map(|p| super::mask_phone(&p))
-            }
-        };
-        masked.is_ok_and(|m| m == offer.hint)
     }
 
     /// Sends a new code by the chosen method. The count of wrong tries
@@ -307,7 +295,10 @@ impl Flow {
         }
         self.state = FlowState::Verified;
         self.code_expires_at = None;
-        self.reset_expires_at = Some(now.plus_secs(s.reset_token_ttl_secs));
+        let reset_until = now.plus_secs(s.reset_token_ttl_secs);
+        self.reset_expires_at = Some(reset_until);
+        // The token keeps its full lifetime even late in the flow.
+        self.expires_at = self.expires_at.max(reset_until);
         Ok(())
     }
 
@@ -439,6 +430,7 @@ mod tests {
             method: Method::EmailCode,
             hint: "a***e@gmail.com".into(),
             destination: None,
+            expected: None,
         }];
         let mut d = Flow::start(offers, true, T0, &s);
         let send = d.challenge(Method::EmailCode, None, T0, &s).unwrap();
@@ -447,6 +439,31 @@ mod tests {
             d.verify(true, T0, &s),
             Err(FlowError::WrongCode { tries_left: 4 })
         );
+    }
+
+    #[test]
+    fn a_decoy_accepts_only_the_contact_it_was_started_from() {
+        let s = RecoverySettings {
+            require_full_contact: true,
+            ..Default::default()
+        };
+        let offers = vec![Offer {
+            method: Method::EmailCode,
+            hint: "g***t@example.com".into(),
+            destination: None,
+            expected: Some("ghost@example.com".into()),
+        }];
+        let mut d = Flow::start(offers, true, T0, &s);
+        assert!(
+            matches!(
+                d.challenge(Method::EmailCode, Some("grant@example.com"), T0, &s),
+                Err(FlowError::ContactMismatch { .. })
+            ),
+            "fits the hint, but is not what a real flow would accept"
+        );
+        assert!(d
+            .challenge(Method::EmailCode, Some("Ghost@Example.com"), T0, &s)
+            .is_ok());
     }
 
     #[test]

@@ -4,9 +4,11 @@
 use crate::identifiers::{Email, Phone};
 
 /// `alice@example.com` → `a***e@example.com`; one-letter local parts
-/// become `*`.
+/// become `*`. Always lower-case, so the hint does not depend on how the
+/// address was typed or stored.
 pub fn mask_email(email: &Email) -> String {
-    let text = email.as_str();
+    let key = email.key();
+    let text = key.as_str();
     let (local, domain) = text.rsplit_once('@').unwrap_or((text, ""));
     let chars: Vec<char> = local.chars().collect();
     let masked = match chars.as_slice() {
@@ -40,7 +42,7 @@ mod tests {
     fn emails() {
         let m = |s: &str| mask_email(&Email::parse(s).unwrap());
         assert_eq!(m("alice@example.com"), "a***e@example.com");
-        assert_eq!(m("Al@Example.com"), "A***l@example.com");
+        assert_eq!(m("Al@Example.com"), "a***l@example.com");
         assert_eq!(m("x@example.com"), "*@example.com");
     }
 

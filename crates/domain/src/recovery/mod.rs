@@ -54,6 +54,10 @@ pub struct Offer {
     /// The full contact; `None` on a decoy, which sends nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+    /// Decoys only: the contact the person typed to start, which a real
+    /// flow would accept when asked to type the full contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 impl Offer {
@@ -63,6 +67,7 @@ impl Offer {
             method: Method::EmailCode,
             hint: mask_email(email),
             destination: Some(email.as_str().to_string()),
+            expected: None,
         }
     }
 
@@ -72,6 +77,7 @@ impl Offer {
             method: Method::SmsCode,
             hint: mask_phone(phone),
             destination: Some(phone.as_str().to_string()),
+            expected: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::CurrentTenant;
+use crate::extract::{ClientInfo, CurrentTenant};
 
 pub(super) fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new().routes(routes!(create_captcha))
@@ -34,12 +34,14 @@ pub(crate) struct CaptchaView {
         (status = 201, description = "A new challenge", body = CaptchaView),
         (status = 400, description = "The tenant does not use the built-in CAPTCHA", body = ErrorBody),
         (status = 404, description = "Unknown tenant", body = ErrorBody),
+        (status = 429, description = "Too many challenges from this address", body = ErrorBody),
     ))]
 async fn create_captcha(
     State(app): State<App>,
     CurrentTenant(tenant): CurrentTenant,
+    ClientInfo(client): ClientInfo,
 ) -> Result<(StatusCode, Json<CaptchaView>), ApiError> {
-    let c = app.new_captcha(&tenant).await?;
+    let c = app.new_captcha(&tenant, &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(CaptchaView {
