@@ -7,7 +7,7 @@ use regain_domain::policy::overrides::{resolve, PolicyError, PolicyOverride, Res
 use regain_domain::policy::presets::Preset;
 use regain_domain::policy::{PasswordPolicy, Subject, Violation};
 use regain_domain::tenant::TenantSettings;
-use regain_store::{Account, NewAccount, NewTenant, Placement, Tenant};
+use regain_store::{Account, AuditEvent, NewAccount, NewTenant, Placement, Tenant};
 
 use crate::{App, AppError};
 
@@ -201,7 +201,16 @@ impl App {
         policy: &PasswordPolicy,
     ) -> Result<(), AppError> {
         policy.validate().map_err(invalid_policy)?;
-        Ok(self.store.set_tenant_policy(tenant.id, policy).await?)
+        self.store.set_tenant_policy(tenant.id, policy).await?;
+        let event = AuditEvent::new(
+            Some(tenant.id),
+            "policy.set",
+            "operator",
+            &format!("tenant:{}", tenant.id),
+            "-",
+            "success",
+        );
+        Ok(self.store.audit(&event, self.clock.now()).await?)
     }
 
     /// Sets (or clears) the override of `account`'s subtree, after checking
@@ -220,10 +229,18 @@ impl App {
             .policy
             .validate()
             .map_err(invalid_policy)?;
-        Ok(self
-            .store
+        self.store
             .set_policy_override(account.id, policy_override.as_ref())
-            .await?)
+            .await?;
+        let event = AuditEvent::new(
+            Some(tenant.id),
+            "policy.set",
+            "operator",
+            &format!("account:{}", account.id),
+            "-",
+            "success",
+        );
+        Ok(self.store.audit(&event, self.clock.now()).await?)
     }
 
     /// Every violation of `password` for `account`, history included.

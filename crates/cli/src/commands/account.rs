@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand};
 use regain_app::accounts::AccountSpec;
+use regain_app::admin::{Actor, ResetMode, ResetOutcome};
 use regain_app::{App, AppError};
 use regain_domain::account::{AccountKind, Position, Role};
 use regain_store::Account;
@@ -24,6 +25,38 @@ pub enum AccountCommand {
     },
     /// Show one account by qualified name.
     Show {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Qualified name (root or root/sub…).
+        name: String,
+    },
+    /// Reset a password as the operator: a temporary password (read from a
+    /// prompt or standard input, or generated with --generate) that must be
+    /// changed at next login, or a single-use link to the verified contacts.
+    ResetPassword {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Qualified name (root or root/sub…).
+        name: String,
+        /// Send a reset link instead of setting a temporary password.
+        #[arg(long, conflicts_with = "generate")]
+        link: bool,
+        /// Generate the temporary password and print it once.
+        #[arg(long)]
+        generate: bool,
+    },
+    /// Disable an account: it cannot log in, and its sessions end.
+    Disable {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Qualified name (root or root/sub…).
+        name: String,
+    },
+    /// Enable a disabled account.
+    Enable {
         /// Tenant slug.
         #[arg(long)]
         tenant: String,
@@ -68,7 +101,17 @@ pub struct CreateArgs {
     locale: Option<String>,
 }
 
+enum Kind {
+    Disable,
+    Other,
+}
+
 pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
+    let cmd_kind = if matches!(cmd, AccountCommand::Disable { .. }) {
+        Kind::Disable
+    } else {
+        Kind::Other
+    };
     match cmd {
         AccountCommand::Create(args) => {
             let tenant = app.tenant(&args.tenant).await.map_err(explain)?;
@@ -119,6 +162,57 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
                     println!("{}\t{}\t{}", a.id, a.qualified_name, position(a));
                 }
             }
+        }
+        AccountCommand::ResetPassword {
+            tenant,
+            name,
+            link,
+            generate,
+        } => {
+            let tenant = app.tenant(&tenant).await.map_err(explain)?;
+            let account = app.account_by_name(&tenant, &name).await.map_err(explain)?;
+            let mode = if link {
+                ResetMode::Link
+            } else if generate {
+                ResetMode::Temporary(None)
+            } else {
+                ResetMode::Temporary(Some(read_password("Temporary password")?))
+            };
+            match app
+                .admin_reset(&tenant, &Actor::Operator, account.id, mode, None)
+                .await
+                .map_err(explain)?
+            {
+                ResetOutcome::Temporary { generated: Some(p) } => {
+                    println!(
+                        "temporary password for {} (shown once; it must be changed at next login):",
+                        account.qualified_name
+                    );
+                    println!("{p}");
+                }
+                ResetOutcome::Temporary { generated: None } => {
+                    println!(
+                        "temporary password set for {}; it must be changed at next login",
+                        account.qualified_name
+                    );
+                }
+                ResetOutcome::LinkSent { hints } => {
+                    println!("reset link sent to {}", hints.join(", "));
+                }
+            }
+        }
+        AccountCommand::Disable { tenant, name } | AccountCommand::Enable { tenant, name } => {
+            let disable = matches!(cmd_kind, Kind::Disable);
+            let tenant = app.tenant(&tenant).await.map_err(explain)?;
+            let account = app.account_by_name(&tenant, &name).await.map_err(explain)?;
+            app.set_account_disabled(&tenant, &Actor::Operator, account.id, disable, None)
+                .await
+                .map_err(explain)?;
+            println!(
+                "{} {}",
+                account.qualified_name,
+                if disable { "disabled" } else { "enabled" }
+            );
         }
         AccountCommand::Show { tenant, name } => {
             let tenant = app.tenant(&tenant).await.map_err(explain)?;

@@ -4,6 +4,7 @@ mod account;
 mod audit;
 mod demo;
 mod password_input;
+mod policy;
 mod serve;
 mod tenant;
 
@@ -38,6 +39,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Show and set password policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -67,7 +71,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Account(cmd) => {
             runtime::init_logging(&config, "warn");
-            account::run(runtime::open_app(config).await?, cmd).await
+            let app = runtime::open_app(config).await?;
+            account::run(app.clone(), cmd).await?;
+            // Deliver what the command queued (a reset link, a notice) now,
+            // rather than at the next `regain serve`.
+            app.delivery_worker()?.pass().await?;
+            Ok(())
+        }
+        Command::Policy(cmd) => {
+            runtime::init_logging(&config, "warn");
+            policy::run(runtime::open_app(config).await?, cmd).await
         }
         Command::Audit(cmd) => {
             runtime::init_logging(&config, "warn");

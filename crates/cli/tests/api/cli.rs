@@ -214,6 +214,41 @@ backend_tests! {
 
         let out = run(&["tenant", "list"], "");
         assert!(text(&out.stdout).contains("shop\tShop"));
+
+        // Operator resets, disabling, and policies.
+        let out = run(&["account", "reset-password", "--tenant", "shop", "owner/clerk", "--generate"], "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let generated = text(&out.stdout).lines().nth(1).unwrap().trim().to_string();
+        assert!(generated.len() >= 16, "{generated}");
+        let out = run(&["account", "reset-password", "--tenant", "shop", "owner/clerk"], "weak\n");
+        assert!(!out.status.success(), "a given temporary password meets the policy too");
+        let out = run(&["account", "reset-password", "--tenant", "shop", "owner", "--link"], "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("o***r@shop.example"));
+        let outbox = std::fs::read_to_string(data.join("outbox.jsonl")).unwrap();
+        assert!(outbox.contains("/t/shop/reset#flow="), "the link went through the file sender");
+
+        let out = run(&["account", "disable", "--tenant", "shop", "owner/clerk"], "");
+        assert!(out.status.success());
+        let shown = text(&run(&["account", "show", "--tenant", "shop", "owner/clerk"], "").stdout);
+        assert!(shown.contains("disabled:        yes"), "{shown}");
+        assert!(run(&["account", "enable", "--tenant", "shop", "owner/clerk"], "").status.success());
+
+        let out = run(&["policy", "set", "--tenant", "shop", "--account", "owner", "--json", r#"{"min_length": 12, "weak_keywords": ["shop"]}"#], "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let shown = text(&run(&["policy", "show", "--tenant", "shop", "--account", "owner/clerk"], "").stdout);
+        let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(shown["policy"]["min_length"], 12);
+        assert_eq!(shown["sources"]["min_length"]["level"], "account");
+        assert_eq!(shown["sources"]["max_length"]["level"], "tenant");
+        let out = run(&["policy", "set", "--tenant", "shop", "--account", "owner", "--json", r#"{"min_length": 500}"#], "");
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("invalid_policy"));
+        assert!(run(&["policy", "set", "--tenant", "shop", "--preset", "nist"], "").status.success());
+        let audit = text(&run(&["audit", "list", "--tenant", "shop"], "").stdout);
+        for action in ["password.admin_reset", "account.disable", "account.enable", "policy.set"] {
+            assert!(audit.contains(action), "{action} audited");
+        }
     }
 
     async fn audit_verify_names_edited_deleted_and_reordered_rows(backend: Backend) {
