@@ -276,6 +276,13 @@ impl Config {
             self.session.cookie_secure != Some(false) || self.public_url_is_loopback_http(),
             "session.cookie_secure = false is allowed only when public_url is plain http on a loopback address"
         );
+        // The log sender prints codes: development on loopback only.
+        let logs_messages = self.delivery.email == regain_delivery::config::EmailSender::Log
+            || self.delivery.sms == regain_delivery::config::SmsSender::Log;
+        anyhow::ensure!(
+            !logs_messages || self.public_url_is_loopback_http(),
+            "delivery = \"log\" prints codes and is allowed only when public_url is plain http on loopback"
+        );
         // A send must end well inside the worker's 60 s lease, or another
         // process could claim the message and send it twice.
         anyhow::ensure!(

@@ -329,6 +329,23 @@ backend_tests! {
         assert_eq!(status, 200, "the failed attempts did not spend the token");
     }
 
+    async fn reset_tokens_expire_and_resets_do_not_log_in(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        let (flow, token) = email_reset_token(&t, "acme", "it@acme.example").await;
+        t.clock.advance(15 * 60);
+        let (status, body, _) = t
+            .step(&flow, "reset", json!({"reset_token": token, "new_password": NEW, "confirm_password": NEW}))
+            .await;
+        assert_eq!((status, body["error"]["code"].clone()), (400, json!("reset_token_invalid")));
+        let (flow, token) = email_reset_token(&t, "acme", "it@acme.example").await;
+        let (status, _, headers) = t
+            .step(&flow, "reset", json!({"reset_token": token, "new_password": NEW, "confirm_password": NEW}))
+            .await;
+        assert_eq!(status, 200);
+        assert!(!headers.contains_key("set-cookie"), "a reset opens no session");
+    }
+
     async fn a_reset_clears_login_locks(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         t.account("acme", Some("it@acme.example"), None).await;

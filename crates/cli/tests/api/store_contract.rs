@@ -238,6 +238,29 @@ backend_tests! {
         assert_eq!(allowed, 5);
     }
 
+    async fn a_crashed_send_is_claimed_again_after_its_lease(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let m = regain_store::NewMessage {
+            tenant_id: tid,
+            channel: regain_store::Channel::Email,
+            recipient: "a@example.com".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            idempotency_key: "k1".into(),
+        };
+        store.enqueue_messages(&[m], NOW).await.unwrap();
+        let first = store.claim_message(NOW, 60).await.unwrap().expect("due");
+        assert_eq!(first.attempts, 1);
+        assert!(store.claim_message(NOW.plus_secs(59), 60).await.unwrap().is_none(), "leased");
+        // the sender died without recording anything: after the lease, again
+        let again = store.claim_message(NOW.plus_secs(60), 60).await.unwrap().expect("reclaimed");
+        assert_eq!((again.id, again.attempts, again.idempotency_key.as_str()), (first.id, 2, "k1"));
+        store.message_sent(again.id, NOW.plus_secs(61)).await.unwrap();
+        assert!(store.claim_message(NOW.plus_secs(600), 60).await.unwrap().is_none(), "sent once");
+        let (state, _) = store.message_status(again.id).await.unwrap().unwrap();
+        assert_eq!(state, regain_store::DeliveryState::Sent);
+    }
+
     async fn the_nearest_override_wins_field_by_field(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         let root = t.account("acme", None, None).await;
