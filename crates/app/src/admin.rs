@@ -6,6 +6,7 @@
 use regain_delivery::templates::Template;
 use regain_domain::account::can_manage;
 use regain_domain::password::Password;
+use regain_domain::policy::overrides::{PolicyOverride, Resolved};
 use regain_domain::policy::{PasswordPolicy, Subject};
 use regain_domain::recovery::{Flow, FlowState};
 use regain_store::{Account, AuditEvent, FlowRecord, Tenant};
@@ -28,6 +29,15 @@ pub enum Actor<'a> {
     Account(&'a Authenticated),
     /// The operator at the command line: above every tenant's tree.
     Operator,
+}
+
+/// How far an actor's rights must reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Strictly below (or beside, for admins): `can_manage`.
+    Managed,
+    /// The actor itself, or an account it manages.
+    SelfOrManaged,
 }
 
 /// How an administrator resets a password.
@@ -69,12 +79,26 @@ impl Actor<'_> {
 
 impl App {
     /// The target account if `actor` may manage it: 404 when it does not
-    /// exist in the tenant, 403 when it is outside the actor's rights.
+    /// exist in the tenant, 403 when it is outside the actor's rights, 401
+    /// `reauth_required` when the actor's password is not recent.
     pub async fn managed_account(
         &self,
         tenant: &Tenant,
         actor: &Actor<'_>,
         target_id: i64,
+    ) -> Result<Account, AppError> {
+        self.target(tenant, actor, target_id, Reach::Managed, true)
+            .await
+    }
+
+    /// Loads `target_id` and checks `actor`'s reach over it.
+    async fn target(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        target_id: i64,
+        reach: Reach,
+        recent: bool,
     ) -> Result<Account, AppError> {
         let target = self
             .store
@@ -82,14 +106,112 @@ impl App {
             .await?
             .ok_or_else(AppError::account_not_found)?;
         if let Actor::Account(a) = actor {
-            if !can_manage(&a.account.node(), &target.node()) {
+            let own = a.account.id == target.id && reach == Reach::SelfOrManaged;
+            if !own && !can_manage(&a.account.node(), &target.node()) {
                 return Err(AppError::Forbidden);
             }
-            if self.clock.now().0 - a.session.authenticated_at.0 > RECENT_AUTH_SECS {
+            if recent && self.clock.now().0 - a.session.authenticated_at.0 > RECENT_AUTH_SECS {
                 return Err(AppError::ReauthRequired);
             }
         }
         Ok(target)
+    }
+
+    /// An account the actor may see: itself or one it manages.
+    pub async fn visible_account(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        id: i64,
+    ) -> Result<Account, AppError> {
+        self.target(tenant, actor, id, Reach::SelfOrManaged, false)
+            .await
+    }
+
+    /// The children of `parent_id` the actor may see, by id after `after`.
+    pub async fn list_children(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        parent_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Account>, AppError> {
+        self.visible_account(tenant, actor, parent_id).await?;
+        let children = self
+            .store
+            .list_accounts(tenant.id, Some(parent_id), after, limit.clamp(1, 500))
+            .await?;
+        Ok(match actor {
+            Actor::Operator => children,
+            Actor::Account(a) => children
+                .into_iter()
+                .filter(|c| can_manage(&a.account.node(), &c.node()))
+                .collect(),
+        })
+    }
+
+    /// Creates a sub-account under `parent_id`; the actor must be the
+    /// parent or manage it.
+    pub async fn create_sub_account(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        parent_id: i64,
+        mut spec: crate::accounts::AccountSpec,
+        client: Option<&Client>,
+    ) -> Result<Account, AppError> {
+        let parent = self
+            .target(tenant, actor, parent_id, Reach::SelfOrManaged, true)
+            .await?;
+        spec.parent = Some(parent.qualified_name.clone());
+        spec.kind = None;
+        let account = self.create_account(tenant, spec).await?;
+        let event = AuditEvent::new(
+            Some(tenant.id),
+            "account.create",
+            &actor.name(),
+            &format!("account:{}", account.id),
+            &actor.ip(client),
+            "success",
+        );
+        self.store.audit(&event, self.clock.now()).await?;
+        Ok(account)
+    }
+
+    /// The policy in force for `id` and its own override; the actor must be
+    /// the account or manage it.
+    pub async fn subtree_policy(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        id: i64,
+    ) -> Result<(Resolved, Option<PolicyOverride>), AppError> {
+        let account = self.visible_account(tenant, actor, id).await?;
+        let resolved = self.effective_policy(tenant, &account).await?;
+        Ok((resolved, account.policy_override))
+    }
+
+    /// Replaces `id`'s subtree override (audited); the actor must be the
+    /// account or manage it, with a recent password.
+    pub async fn put_subtree_policy(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        id: i64,
+        policy_override: Option<PolicyOverride>,
+    ) -> Result<Resolved, AppError> {
+        let account = self
+            .target(tenant, actor, id, Reach::SelfOrManaged, true)
+            .await?;
+        self.set_policy_override(tenant, &account, policy_override)
+            .await?;
+        let account = self
+            .store
+            .account(tenant.id, id)
+            .await?
+            .ok_or_else(AppError::account_not_found)?;
+        self.effective_policy(tenant, &account).await
     }
 
     /// Proves the session's password again (for admin actions).

@@ -70,6 +70,26 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
 }
 
+/// A query string whose rejections are [`ApiError`]s.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "a query parameter is missing or malformed",
+                )
+            })
+    }
+}
+
 /// The calling client: address (trusted-proxy aware) and User-Agent.
 pub(crate) struct ClientInfo(pub Client);
 

@@ -1,6 +1,7 @@
 //! Administration down the tree: admin resets (temporary password, link),
 //! re-authentication, rights, disabling.
 
+use regain_domain::clock::Clock;
 use regain_domain::policy::overrides::PolicyOverride;
 use serde_json::{json, Value};
 
@@ -43,6 +44,28 @@ fn link_parts(text: &str) -> (String, String) {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
     (flow.to_string(), token)
+}
+
+/// Who acts in the matrix, and through which tenant's API.
+struct Case {
+    actor: &'static str,
+    target: &'static str,
+    action: &'static str,
+    expected: u16,
+}
+
+const fn case(
+    actor: &'static str,
+    target: &'static str,
+    action: &'static str,
+    expected: u16,
+) -> Case {
+    Case {
+        actor,
+        target,
+        action,
+        expected,
+    }
 }
 
 backend_tests! {
@@ -184,5 +207,116 @@ backend_tests! {
         let (status, _) = admin_post(&t, &root, &format!("/api/v1/t/acme/accounts/{}/enable", bob.id), json!({})).await;
         assert_eq!(status, 200);
         assert_eq!(t.login("acme/bob", PASSWORD).await.0, 201);
+    }
+
+    async fn the_authorization_matrix(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        t.admin("acme/ops-admin", None).await;
+        t.admin("acme/hr-admin", None).await;
+        t.account("acme/bob", None, None).await;
+        t.account("acme/bob/kid", None, None).await;
+        t.account("acme/mail", None, None).await;
+        t.admin("acme/mail/postmaster", None).await;
+        t.account("acme/mail/erin", None, None).await;
+        t.account("globex", None, None).await;
+        let other = t.app.create_tenant("other", "Other", regain_domain::policy::presets::Preset::Cloud).await.unwrap();
+        t.account_in(&other, "acme", None, None, false).await;
+
+        let mut cases = Vec::new();
+        // Each actor against self, child, grandchild, parent, peer admin, other tree.
+        for action in ["reset", "disable", "policy", "show"] {
+            let own = if matches!(action, "policy" | "show") { 200 } else { 403 };
+            cases.extend([
+                case("acme", "acme", action, own),
+                case("acme", "acme/bob", action, 200),
+                case("acme", "acme/bob/kid", action, 200),
+                case("acme", "acme/mail/postmaster", action, 200),
+                case("acme", "globex", action, 403),
+                case("acme/ops-admin", "acme/ops-admin", action, own),
+                case("acme/ops-admin", "acme/bob", action, 200),
+                case("acme/ops-admin", "acme/bob/kid", action, 200),
+                case("acme/ops-admin", "acme", action, 403),
+                case("acme/ops-admin", "acme/hr-admin", action, 403),
+                case("acme/ops-admin", "globex", action, 403),
+                case("acme/bob", "acme/bob", action, own),
+                case("acme/bob", "acme/bob/kid", action, 200),
+                case("acme/bob", "acme", action, 403),
+                case("acme/bob", "acme/ops-admin", action, 403),
+                case("acme/bob", "acme/mail", action, 403),
+                case("acme/mail/postmaster", "acme/mail/erin", action, 200),
+                case("acme/mail/postmaster", "acme/mail", action, 403),
+                case("acme/mail/postmaster", "acme", action, 403),
+                case("acme/mail/erin", "acme/mail/postmaster", action, 403),
+                case("acme/mail/erin", "acme/mail/erin", action, own),
+                case("globex", "acme/bob", action, 403),
+                case("other:acme", "acme/bob", action, 404),
+            ]);
+        }
+        assert!(cases.len() >= 40);
+        let password = regain_domain::password::Password::parse(PASSWORD.into()).unwrap();
+        let original = t.app.hasher.hash(password).await.unwrap();
+        for c in &cases {
+            let (tenant, actor) = match c.actor.strip_prefix("other:") {
+                Some(name) => ("other", name),
+                None => ("acme", c.actor),
+            };
+            let (status, body, _) = t
+                .post(&format!("/api/v1/t/{tenant}/sessions"), json!({"identifier": actor, "password": PASSWORD}))
+                .await;
+            assert_eq!(status, 201, "{} logs in: {body}", c.actor);
+            let token = body["token"].as_str().unwrap().to_string();
+            let target = t.app.store.account_by_qualified_name(t.tenant.id, c.target).await.unwrap().unwrap();
+            let base = format!("/api/v1/t/{tenant}/accounts/{}", target.id);
+            let request = match c.action {
+                "reset" => t.http.post(t.url(&format!("{base}/password-reset"))).json(&json!({"mode": "temporary", "password": "Matrix-Temp-4711"})),
+                "disable" => t.http.post(t.url(&format!("{base}/disable"))),
+                "policy" => t.http.put(t.url(&format!("{base}/policy"))).json(&json!({"override": {"min_length": 9}})),
+                _ => t.http.get(t.url(&base)),
+            };
+            let res = request.bearer_auth(&token).send().await.unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, c.expected, "{} {} {}: {body}", c.actor, c.action, c.target);
+            // Undo what succeeded, so every case starts from the same tree.
+            if status == 200 {
+                match c.action {
+                    "reset" => t.app.store.set_password(target.id, &original, false, 1, None, t.clock.now()).await.unwrap(),
+                    "disable" => t.app.store.set_disabled(target.id, false, t.clock.now()).await.unwrap(),
+                    "policy" => t.app.store.set_policy_override(target.id, None).await.unwrap(),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    async fn admins_create_and_list_below_them(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        let acme = t.account("acme", None, None).await;
+        let mail = t.account("acme/mail", None, None).await;
+        t.admin("acme/mail/postmaster", None).await;
+        let pm = t.token("acme/mail/postmaster", PASSWORD).await;
+        let create = |parent: i64, name: &str| json!({"parent_id": parent, "username": name, "role": "member", "email": format!("{name}@mail.example"), "password": "Fresh-Mailbox-77"});
+        let (status, body) = admin_post(&t, &pm, "/api/v1/t/acme/accounts", create(mail.id, "dave")).await;
+        assert_eq!(status, 403, "a postmaster cannot add under its parent: {body}");
+        let root = t.token("acme", PASSWORD).await;
+        let (status, body) = admin_post(&t, &root, "/api/v1/t/acme/accounts", create(mail.id, "dave")).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["qualified_name"], "acme/mail/dave");
+        let (status, body) = admin_post(&t, &root, "/api/v1/t/acme/accounts", create(mail.id, "dave")).await;
+        assert_eq!((status, body["error"]["code"].clone()), (409, json!("conflict")));
+        let (status, body) = admin_post(&t, &root, "/api/v1/t/acme/accounts", json!({"parent_id": acme.id, "username": "weak", "role": "member", "password": "weak"})).await;
+        assert_eq!(status, 422, "{body}");
+        let res = t.http.get(t.url(&format!("/api/v1/t/acme/accounts?parent={}", mail.id))).bearer_auth(&pm).send().await.unwrap();
+        assert_eq!(res.status(), 403, "the postmaster cannot list its parent's children");
+        let res = t.http.get(t.url(&format!("/api/v1/t/acme/accounts?parent={}&limit=1", mail.id))).bearer_auth(&root).send().await.unwrap();
+        let page: Value = res.json().await.unwrap();
+        assert_eq!(page["accounts"].as_array().unwrap().len(), 1);
+        let next = page["next_after"].as_i64().expect("another page");
+        let res = t.http.get(t.url(&format!("/api/v1/t/acme/accounts?parent={}&after={next}", mail.id))).bearer_auth(&root).send().await.unwrap();
+        let page: Value = res.json().await.unwrap();
+        assert_eq!(page["accounts"][0]["qualified_name"], "acme/mail/dave");
+        let res = t.http.get(t.url("/api/v1/t/acme/accounts")).bearer_auth(&root).send().await.unwrap();
+        assert_eq!(res.status(), 400, "parent is required");
     }
 }

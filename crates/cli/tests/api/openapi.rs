@@ -41,6 +41,11 @@ backend_tests! {
             "POST /api/v1/t/{tenant}/accounts/{id}/password-reset",
             "POST /api/v1/t/{tenant}/accounts/{id}/disable",
             "POST /api/v1/t/{tenant}/accounts/{id}/enable",
+            "GET /api/v1/t/{tenant}/accounts",
+            "POST /api/v1/t/{tenant}/accounts",
+            "GET /api/v1/t/{tenant}/accounts/{id}",
+            "GET /api/v1/t/{tenant}/accounts/{id}/policy",
+            "PUT /api/v1/t/{tenant}/accounts/{id}/policy",
         ]
         .into_iter()
         .map(String::from)

@@ -14,7 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AccountId, ActiveSession, ApiJson, ClientInfo};
+use regain_app::accounts::AccountSpec;
+use regain_domain::account::Role;
+use regain_domain::policy::overrides::PolicyOverride;
+use utoipa::IntoParams;
+
+use super::views::AccountView;
+use crate::extract::{AccountId, ActiveSession, ApiJson, ApiQuery, ClientInfo};
 
 pub(super) fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -22,6 +28,266 @@ pub(super) fn router() -> OpenApiRouter<App> {
         .routes(routes!(reset_account_password))
         .routes(routes!(disable_account))
         .routes(routes!(enable_account))
+        .routes(routes!(list_accounts, create_account))
+        .routes(routes!(show_account))
+        .routes(routes!(get_account_policy, put_account_policy))
+}
+
+/// Paging and filter of the account list.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct ListQuery {
+    /// The parent whose children to list.
+    parent: i64,
+    /// Continue after this id (the previous page's `next_after`).
+    #[serde(default)]
+    after: i64,
+    /// Page size, 1 to 500.
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+/// A page of accounts.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountPage {
+    /// The accounts, by id.
+    accounts: Vec<AccountView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_after: Option<i64>,
+}
+
+/// List the children of an account that you may manage.
+#[utoipa::path(get, path = "/api/v1/t/{tenant}/accounts", tag = "accounts",
+    params(("tenant" = String, Path, description = "Tenant slug"), ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page", body = AccountPage),
+        (status = 400, description = "Missing or malformed parent", body = ErrorBody),
+        (status = 401, description = "No session", body = ErrorBody),
+        (status = 403, description = "The parent is neither you nor below you", body = ErrorBody),
+        (status = 404, description = "No such parent", body = ErrorBody),
+    ))]
+async fn list_accounts(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<AccountPage>, ApiError> {
+    let limit = q.limit.clamp(1, 500);
+    let accounts = app
+        .list_children(
+            &s.tenant,
+            &Actor::Account(&s.auth),
+            q.parent,
+            q.after,
+            limit,
+        )
+        .await?;
+    let next_after = (accounts.len() as i64 == limit)
+        .then(|| accounts.last().map(|a| a.id))
+        .flatten();
+    Ok(Json(AccountPage {
+        accounts: accounts.iter().map(AccountView::from).collect(),
+        next_after,
+    }))
+}
+
+/// A new sub-account. No `Debug`: it may hold a password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateAccountRequest {
+    /// The parent: you, or an account you manage.
+    parent_id: i64,
+    /// Name among its siblings.
+    username: String,
+    /// `admin` or `member`.
+    role: String,
+    /// Human name.
+    #[serde(default)]
+    display_name: Option<String>,
+    /// Email, bound as verified (the administrator vouches for it).
+    #[serde(default)]
+    email: Option<String>,
+    /// Phone (E.164), bound as verified.
+    #[serde(default)]
+    phone: Option<String>,
+    /// Initial password; it must meet the policy in force.
+    #[serde(default)]
+    password: Option<String>,
+    /// Require a change at first login.
+    #[serde(default)]
+    must_change_password: bool,
+    /// `en` or `zh-CN`.
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// Create a sub-account under you or an account you manage.
+#[utoipa::path(post, path = "/api/v1/t/{tenant}/accounts", tag = "accounts",
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = CreateAccountRequest,
+    responses(
+        (status = 201, description = "Created", body = AccountView),
+        (status = 400, description = "A malformed field", body = ErrorBody),
+        (status = 401, description = "No session, or reauth_required", body = ErrorBody),
+        (status = 403, description = "The parent is neither you nor below you", body = ErrorBody),
+        (status = 404, description = "No such parent", body = ErrorBody),
+        (status = 409, description = "The username is taken among the siblings, or the contact is bound to too many accounts", body = ErrorBody),
+        (status = 422, description = "The password breaks the policy", body = ErrorBody),
+    ))]
+async fn create_account(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    ClientInfo(client): ClientInfo,
+    ApiJson(req): ApiJson<CreateAccountRequest>,
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_role",
+            "role is admin or member",
+        )
+    })?;
+    let password = req
+        .password
+        .map(Password::parse)
+        .transpose()
+        .map_err(regain_app::AppError::from)?;
+    let spec = AccountSpec {
+        parent: None,
+        kind: None,
+        role: Some(role),
+        username: req.username,
+        display_name: req.display_name,
+        email: req.email,
+        phone: req.phone,
+        password,
+        must_change_password: req.must_change_password,
+        locale: req.locale,
+    };
+    let account = app
+        .create_sub_account(
+            &s.tenant,
+            &Actor::Account(&s.auth),
+            req.parent_id,
+            spec,
+            Some(&client),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(AccountView::from(&account))))
+}
+
+/// Show yourself or an account you manage.
+#[utoipa::path(get, path = "/api/v1/t/{tenant}/accounts/{id}", tag = "accounts",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("id" = i64, Path, description = "Account id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 401, description = "No session", body = ErrorBody),
+        (status = 403, description = "Neither you nor below you", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    ))]
+async fn show_account(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    AccountId(id): AccountId,
+) -> Result<Json<AccountView>, ApiError> {
+    let account = app
+        .visible_account(&s.tenant, &Actor::Account(&s.auth), id)
+        .await?;
+    Ok(Json(AccountView::from(&account)))
+}
+
+/// A subtree's policy.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PolicyView {
+    /// The policy the account must meet.
+    #[schema(value_type = Object)]
+    policy: serde_json::Value,
+    /// Field → where its value was set (`tenant`, or the overriding account).
+    #[schema(value_type = Object)]
+    sources: serde_json::Value,
+    /// This account's own override for its subtree (`null` when none).
+    #[serde(rename = "override")]
+    #[schema(value_type = Object)]
+    own_override: serde_json::Value,
+}
+
+/// The override to store. `null` removes it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PutPolicyRequest {
+    /// Only the fields to override, e.g. `{"min_length": 12, "weak_keywords": ["acme"]}`.
+    #[serde(rename = "override")]
+    #[schema(value_type = Object)]
+    own_override: Option<PolicyOverride>,
+}
+
+fn policy_view(
+    resolved: &regain_domain::policy::overrides::Resolved,
+    own: Option<&PolicyOverride>,
+) -> PolicyView {
+    PolicyView {
+        policy: serde_json::to_value(&resolved.policy).unwrap_or_default(),
+        sources: serde_json::to_value(&resolved.sources).unwrap_or_default(),
+        own_override: serde_json::to_value(own).unwrap_or_default(),
+    }
+}
+
+/// The policy in force for yourself or an account you manage, with the
+/// origin of every field, and its own subtree override.
+#[utoipa::path(get, path = "/api/v1/t/{tenant}/accounts/{id}/policy", tag = "accounts",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("id" = i64, Path, description = "Account id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The policy", body = PolicyView),
+        (status = 401, description = "No session", body = ErrorBody),
+        (status = 403, description = "Neither you nor below you", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    ))]
+async fn get_account_policy(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    AccountId(id): AccountId,
+) -> Result<Json<PolicyView>, ApiError> {
+    let (resolved, own) = app
+        .subtree_policy(&s.tenant, &Actor::Account(&s.auth), id)
+        .await?;
+    Ok(Json(policy_view(&resolved, own.as_ref())))
+}
+
+/// Set (or remove) the policy override of your subtree or of one you
+/// manage, e.g. a mail domain's weak keywords. Audited.
+#[utoipa::path(put, path = "/api/v1/t/{tenant}/accounts/{id}/policy", tag = "accounts",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("id" = i64, Path, description = "Account id")),
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = PutPolicyRequest,
+    responses(
+        (status = 200, description = "The policy now in force", body = PolicyView),
+        (status = 400, description = "invalid_policy: no password could meet it, or an unknown field", body = ErrorBody),
+        (status = 401, description = "No session, or reauth_required", body = ErrorBody),
+        (status = 403, description = "Neither you nor below you", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    ))]
+async fn put_account_policy(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    AccountId(id): AccountId,
+    ApiJson(req): ApiJson<PutPolicyRequest>,
+) -> Result<Json<PolicyView>, ApiError> {
+    let resolved = app
+        .put_subtree_policy(
+            &s.tenant,
+            &Actor::Account(&s.auth),
+            id,
+            req.own_override.clone(),
+        )
+        .await?;
+    Ok(Json(policy_view(&resolved, req.own_override.as_ref())))
 }
 
 /// The caller's password. No `Debug`.

@@ -41,6 +41,8 @@ pub(crate) struct AccountView {
     phone: Option<String>,
     /// Whether the phone is verified.
     phone_verified: bool,
+    /// A disabled account cannot log in.
+    disabled: bool,
 }
 
 impl From<&Account> for AccountView {
@@ -60,6 +62,7 @@ impl From<&Account> for AccountView {
             email_verified: a.email_verified,
             phone: a.phone.clone(),
             phone_verified: a.phone_verified,
+            disabled: a.disabled,
         }
     }
 }
