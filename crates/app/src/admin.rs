@@ -179,6 +179,100 @@ impl App {
         Ok(account)
     }
 
+    /// Changes a sub-account's role (audited).
+    pub async fn set_role(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        id: i64,
+        role: regain_domain::account::Role,
+        client: Option<&Client>,
+    ) -> Result<Account, AppError> {
+        let target = self.managed_account(tenant, actor, id).await?;
+        self.store
+            .set_role(target.id, role)
+            .await
+            .map_err(|e| match e {
+                regain_store::StoreError::NotFound(_) => AppError::Invalid {
+                    code: "not_a_sub_account",
+                    message: "only sub-accounts have a role".into(),
+                },
+                other => other.into(),
+            })?;
+        let mut event = AuditEvent::new(
+            Some(tenant.id),
+            "account.role",
+            &actor.name(),
+            &format!("account:{}", target.id),
+            &actor.ip(client),
+            "success",
+        );
+        event.detail = serde_json::json!({ "role": role.as_str() }).to_string();
+        self.store.audit(&event, self.clock.now()).await?;
+        Ok(Account {
+            position: regain_domain::account::Position::Sub(role),
+            ..target
+        })
+    }
+
+    /// Audit events the actor may read: about itself or accounts it
+    /// manages (the operator reads all), newest first.
+    pub async fn read_audit(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        mut filter: regain_store::AuditFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<regain_store::AuditRow>, AppError> {
+        filter.tenant_id = tenant.id;
+        let limit = limit.clamp(1, 500);
+        let mut before = before.unwrap_or(i64::MAX);
+        let mut out = Vec::new();
+        // Pages are filtered by rights after reading; bounded so a reader
+        // with few visible events cannot make one request scan everything.
+        for _ in 0..20 {
+            let batch = self.store.find_audit_events(&filter, before, 200).await?;
+            let Some(last) = batch.last() else { break };
+            before = last.id;
+            for row in batch {
+                if out.len() as i64 >= limit {
+                    return Ok(out);
+                }
+                if self.may_read(tenant, actor, &row).await? {
+                    out.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn may_read(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor<'_>,
+        row: &regain_store::AuditRow,
+    ) -> Result<bool, AppError> {
+        let Actor::Account(a) = actor else {
+            return Ok(true);
+        };
+        let Some(id) = row
+            .event
+            .subject
+            .strip_prefix("account:")
+            .and_then(|s| s.parse::<i64>().ok())
+        else {
+            return Ok(false);
+        };
+        if id == a.account.id {
+            return Ok(true);
+        }
+        Ok(match self.store.account(tenant.id, id).await? {
+            Some(subject) => can_manage(&a.account.node(), &subject.node()),
+            None => false,
+        })
+    }
+
     /// The policy in force for `id` and its own override; the actor must be
     /// the account or manage it.
     pub async fn subtree_policy(

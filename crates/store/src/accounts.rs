@@ -485,6 +485,20 @@ impl Store {
         Ok(())
     }
 
+    /// Changes a sub-account's role; refuses roots.
+    pub async fn set_role(&self, account_id: i64, role: Role) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE accounts SET role = $1 WHERE id = $2 AND parent_id IS NOT NULL")
+                .bind(role.as_str())
+                .bind(account_id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("sub-account"));
+        }
+        Ok(())
+    }
+
     /// Disables or enables an account; disabling revokes its sessions.
     pub async fn set_disabled(
         &self,

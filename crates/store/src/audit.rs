@@ -67,6 +67,23 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+/// Which events to find.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The tenant.
+    pub tenant_id: i64,
+    /// Exact subject, e.g. `account:12`.
+    pub subject: Option<String>,
+    /// Exact actor.
+    pub actor: Option<String>,
+    /// Exact action, e.g. `login`.
+    pub action: Option<String>,
+    /// From this time on.
+    pub since: Option<Timestamp>,
+    /// Before this time.
+    pub until: Option<Timestamp>,
+}
+
 /// What [`Store::verify_audit`] found wrong, naming the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditProblem {
@@ -216,6 +233,45 @@ impl Store {
         if let Some(t) = tenant_id {
             q = q.bind(t);
         }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(row_from).collect()
+    }
+
+    /// Events matching `filter`, newest first, with ids below `before`.
+    pub async fn find_audit_events(
+        &self,
+        filter: &AuditFilter,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let mut clauses = vec!["id < $1".to_string(), "tenant_id = $2".to_string()];
+        let mut texts: Vec<&str> = Vec::new();
+        for (column, value) in [
+            ("subject", &filter.subject),
+            ("actor", &filter.actor),
+            ("action", &filter.action),
+        ] {
+            if let Some(v) = value {
+                texts.push(v.as_str());
+                clauses.push(format!("{column} = ${}", 3 + texts.len()));
+            }
+        }
+        let since_at = 4 + texts.len();
+        clauses.push(format!("at >= ${since_at} AND at < ${}", since_at + 1));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE {} ORDER BY id DESC LIMIT $3",
+            clauses.join(" AND ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(before)
+            .bind(filter.tenant_id)
+            .bind(limit);
+        for t in texts {
+            q = q.bind(t);
+        }
+        q = q
+            .bind(filter.since.map_or(i64::MIN, |t| t.0))
+            .bind(filter.until.map_or(i64::MAX, |t| t.0));
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(row_from).collect()
     }

@@ -19,7 +19,7 @@ mod tenants;
 mod throttles;
 
 pub use accounts::{Account, NewAccount, Placement};
-pub use audit::{AuditEvent, AuditProblem, AuditRow};
+pub use audit::{AuditEvent, AuditFilter, AuditProblem, AuditRow};
 pub use error::StoreError;
 pub use outbox::{Channel, DeliveryState, NewMessage, OutboxMessage};
 pub use recovery::{CompletedReset, FlowRecord};

@@ -225,7 +225,7 @@ backend_tests! {
 
         let mut cases = Vec::new();
         // Each actor against self, child, grandchild, parent, peer admin, other tree.
-        for action in ["reset", "disable", "policy", "show"] {
+        for action in ["reset", "disable", "role", "policy", "show"] {
             let own = if matches!(action, "policy" | "show") { 200 } else { 403 };
             cases.extend([
                 case("acme", "acme", action, own),
@@ -272,6 +272,7 @@ backend_tests! {
                 "reset" => t.http.post(t.url(&format!("{base}/password-reset"))).json(&json!({"mode": "temporary", "password": "Matrix-Temp-4711"})),
                 "disable" => t.http.post(t.url(&format!("{base}/disable"))),
                 "policy" => t.http.put(t.url(&format!("{base}/policy"))).json(&json!({"override": {"min_length": 9}})),
+                "role" => t.http.put(t.url(&format!("{base}/role"))).json(&json!({"role": "member"})),
                 _ => t.http.get(t.url(&base)),
             };
             let res = request.bearer_auth(&token).send().await.unwrap();
@@ -284,10 +285,51 @@ backend_tests! {
                     "reset" => t.app.store.set_password(target.id, &original, false, 1, None, t.clock.now()).await.unwrap(),
                     "disable" => t.app.store.set_disabled(target.id, false, t.clock.now()).await.unwrap(),
                     "policy" => t.app.store.set_policy_override(target.id, None).await.unwrap(),
+                    "role" => {
+                        if let regain_domain::account::Position::Sub(role) = target.position {
+                            t.app.store.set_role(target.id, role).await.unwrap();
+                        }
+                    }
                     _ => {}
                 }
             }
         }
+    }
+
+    async fn the_audit_log_shows_each_reader_its_own_subtree(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        let mail = t.account("acme/mail", None, None).await;
+        t.admin("acme/mail/postmaster", None).await;
+        let erin = t.account("acme/mail/erin", None, None).await;
+        t.account("globex", None, None).await;
+        // Events: failed logins for erin and for the mail domain.
+        t.login("acme/mail/erin", "Wrong-pass-1").await;
+        t.login("acme/mail", "Wrong-pass-1").await;
+        let read = |token: String, query: String| {
+            let http = t.http.clone();
+            let url = t.url(&format!("/api/v1/t/acme/audit{query}"));
+            async move {
+                let res = http.get(url).bearer_auth(token).send().await.unwrap();
+                assert_eq!(res.status(), 200);
+                let page: Value = res.json().await.unwrap();
+                page["events"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap().to_string(), e["subject"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string())).collect::<Vec<_>>()
+            }
+        };
+        let erin_subject = format!("account:{}", erin.id);
+        let mail_subject = format!("account:{}", mail.id);
+        let failed = |subject: &str| ("login".to_string(), subject.to_string(), "failure".to_string());
+        let root = read(t.token("acme", PASSWORD).await, "?action=login".into()).await;
+        assert!(root.contains(&failed(&erin_subject)) && root.contains(&failed(&mail_subject)), "{root:?}");
+        let pm = read(t.token("acme/mail/postmaster", PASSWORD).await, "?action=login".into()).await;
+        assert!(pm.contains(&failed(&erin_subject)), "{pm:?}");
+        assert!(!pm.contains(&failed(&mail_subject)), "not its parent's events: {pm:?}");
+        let own = read(t.token("acme/mail/erin", PASSWORD).await, format!("?subject={erin_subject}")).await;
+        assert!(own.contains(&failed(&erin_subject)), "{own:?}");
+        let globex = read(t.token("globex", PASSWORD).await, format!("?subject={erin_subject}")).await;
+        assert!(globex.is_empty(), "another tree sees nothing: {globex:?}");
+        let paged = read(t.token("acme", PASSWORD).await, "?limit=1".into()).await;
+        assert_eq!(paged.len(), 1);
     }
 
     async fn admins_create_and_list_below_them(backend: Backend) {

@@ -46,6 +46,8 @@ backend_tests! {
             "GET /api/v1/t/{tenant}/accounts/{id}",
             "GET /api/v1/t/{tenant}/accounts/{id}/policy",
             "PUT /api/v1/t/{tenant}/accounts/{id}/policy",
+            "PUT /api/v1/t/{tenant}/accounts/{id}/role",
+            "GET /api/v1/t/{tenant}/audit",
         ]
         .into_iter()
         .map(String::from)

@@ -31,6 +31,47 @@ pub(super) fn router() -> OpenApiRouter<App> {
         .routes(routes!(list_accounts, create_account))
         .routes(routes!(show_account))
         .routes(routes!(get_account_policy, put_account_policy))
+        .routes(routes!(set_account_role))
+}
+
+/// The new role.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleRequest {
+    /// `admin` or `member`.
+    role: String,
+}
+
+/// Change the role of a sub-account you manage. Audited.
+#[utoipa::path(put, path = "/api/v1/t/{tenant}/accounts/{id}/role", tag = "accounts",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("id" = i64, Path, description = "Account id")),
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = RoleRequest,
+    responses(
+        (status = 200, description = "The account with its new role", body = AccountView),
+        (status = 400, description = "invalid_role, or not_a_sub_account", body = ErrorBody),
+        (status = 401, description = "No session, or reauth_required", body = ErrorBody),
+        (status = 403, description = "The account is not below you", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    ))]
+async fn set_account_role(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    AccountId(id): AccountId,
+    ClientInfo(client): ClientInfo,
+    ApiJson(req): ApiJson<RoleRequest>,
+) -> Result<Json<AccountView>, ApiError> {
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_role",
+            "role is admin or member",
+        )
+    })?;
+    let account = app
+        .set_role(&s.tenant, &Actor::Account(&s.auth), id, role, Some(&client))
+        .await?;
+    Ok(Json(AccountView::from(&account)))
 }
 
 /// Paging and filter of the account list.

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one module per resource.
 
 mod accounts;
+mod audit;
 mod captcha;
 mod password;
 mod recovery;
@@ -19,4 +20,5 @@ pub(crate) fn router() -> OpenApiRouter<App> {
         .merge(recovery::router())
         .merge(reminder::router())
         .merge(accounts::router())
+        .merge(audit::router())
 }
