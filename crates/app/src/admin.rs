@@ -33,7 +33,7 @@ pub enum Actor<'a> {
 
 /// How far an actor's rights must reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reach {
+pub(crate) enum Reach {
     /// Strictly below (or beside, for admins): `can_manage`.
     Managed,
     /// The actor itself, or an account it manages.
@@ -92,7 +92,7 @@ impl App {
     }
 
     /// Loads `target_id` and checks `actor`'s reach over it.
-    async fn target(
+    pub(crate) async fn target(
         &self,
         tenant: &Tenant,
         actor: &Actor<'_>,

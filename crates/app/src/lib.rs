@@ -9,6 +9,7 @@ pub mod auth;
 pub mod captcha;
 pub mod clock;
 pub mod config;
+pub mod contacts;
 pub mod error;
 pub mod hashing;
 pub mod keys;

@@ -57,6 +57,18 @@ pub enum Template {
         /// The account's qualified name.
         account: String,
     },
+    /// A code that proves control of a contact being bound.
+    ContactVerification {
+        /// The six digits.
+        code: String,
+        /// Minutes it stays valid.
+        minutes: i64,
+    },
+    /// A contact was removed from (or replaced on) an account.
+    ContactChanged {
+        /// The account's qualified name.
+        account: String,
+    },
     /// An administrator sent a link to set a new password.
     ResetLink {
         /// The account's qualified name.
@@ -102,6 +114,22 @@ pub fn render(template: &Template, locale: Locale) -> Rendered {
             "您的密码已修改".to_string(),
             format!("账号 {account} 的密码刚刚被修改，所有会话均已退出。如果这不是您本人的操作，请立即找回账号或联系管理员。"),
         ),
+        (Template::ContactVerification { code, minutes }, Locale::En) => (
+            "Confirm this contact for Regain".to_string(),
+            format!("Your verification code is {code}. Enter it within {minutes} minutes to bind this contact to your account. If you did not ask for this, ignore this message."),
+        ),
+        (Template::ContactVerification { code, minutes }, Locale::ZhCn) => (
+            "确认 Regain 联系方式".to_string(),
+            format!("您的验证码是 {code}，请在 {minutes} 分钟内输入以绑定此联系方式。如果不是您本人操作，请忽略本消息。"),
+        ),
+        (Template::ContactChanged { account }, Locale::En) => (
+            "A contact of your account changed".to_string(),
+            format!("This address is no longer a verified contact of {account}. If this was not you, contact your administrator at once."),
+        ),
+        (Template::ContactChanged { account }, Locale::ZhCn) => (
+            "账号联系方式已变更".to_string(),
+            format!("此联系方式已不再是账号 {account} 的已验证联系方式。如果这不是您本人的操作，请立即联系管理员。"),
+        ),
         (Template::ResetLink { account, link, hours }, Locale::En) => (
             "Set a new password".to_string(),
             format!("Your administrator asked for a new password on {account}. Open this link within {hours} hours to set one; it works once: {link}"),
@@ -138,6 +166,13 @@ mod tests {
             },
             Template::UsernameReminder {
                 accounts: vec!["acme/bob".into(), "alice".into()],
+            },
+            Template::ContactVerification {
+                code: "123456".into(),
+                minutes: 15,
+            },
+            Template::ContactChanged {
+                account: "acme/bob".into(),
             },
             Template::ResetLink {
                 account: "acme/bob".into(),

@@ -244,3 +244,23 @@ impl FromRequestParts<App> for AccountId {
             .ok_or_else(|| ApiError::from(AppError::account_not_found()))
     }
 }
+
+/// The `{kind}` path segment (of a contact).
+pub(crate) struct PathKind(pub String);
+
+impl FromRequestParts<App> for PathKind {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "the URL path is malformed",
+                )
+            })?;
+        Ok(PathKind(params.get("kind").cloned().unwrap_or_default()))
+    }
+}

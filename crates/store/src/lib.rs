@@ -10,6 +10,7 @@
 mod accounts;
 pub mod audit;
 mod captchas;
+pub mod contacts;
 mod error;
 pub mod outbox;
 pub mod recovery;
@@ -20,6 +21,7 @@ mod throttles;
 
 pub use accounts::{Account, NewAccount, Placement};
 pub use audit::{AuditEvent, AuditFilter, AuditProblem, AuditRow};
+pub use contacts::{ContactKind, PendingContact};
 pub use error::StoreError;
 pub use outbox::{Channel, DeliveryState, NewMessage, OutboxMessage};
 pub use recovery::{CompletedReset, FlowRecord};

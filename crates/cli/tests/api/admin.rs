@@ -225,8 +225,8 @@ backend_tests! {
 
         let mut cases = Vec::new();
         // Each actor against self, child, grandchild, parent, peer admin, other tree.
-        for action in ["reset", "disable", "role", "policy", "show"] {
-            let own = if matches!(action, "policy" | "show") { 200 } else { 403 };
+        for action in ["reset", "disable", "role", "policy", "show", "bind"] {
+            let own = if matches!(action, "policy" | "show" | "bind") { 200 } else { 403 };
             cases.extend([
                 case("acme", "acme", action, own),
                 case("acme", "acme/bob", action, 200),
@@ -256,7 +256,7 @@ backend_tests! {
         assert!(cases.len() >= 40);
         let password = regain_domain::password::Password::parse(PASSWORD.into()).unwrap();
         let original = t.app.hasher.hash(password).await.unwrap();
-        for c in &cases {
+        for (i, c) in cases.iter().enumerate() {
             let (tenant, actor) = match c.actor.strip_prefix("other:") {
                 Some(name) => ("other", name),
                 None => ("acme", c.actor),
@@ -273,12 +273,14 @@ backend_tests! {
                 "disable" => t.http.post(t.url(&format!("{base}/disable"))),
                 "policy" => t.http.put(t.url(&format!("{base}/policy"))).json(&json!({"override": {"min_length": 9}})),
                 "role" => t.http.put(t.url(&format!("{base}/role"))).json(&json!({"role": "member"})),
+                "bind" => t.http.post(t.url(&format!("{base}/contacts"))).json(&json!({"kind": "email", "value": format!("m{i}@example.com")})),
                 _ => t.http.get(t.url(&base)),
             };
             let res = request.bearer_auth(&token).send().await.unwrap();
             let status = res.status().as_u16();
             let body: Value = res.json().await.unwrap_or(Value::Null);
-            assert_eq!(status, c.expected, "{} {} {}: {body}", c.actor, c.action, c.target);
+            let expected = if c.action == "bind" && c.expected == 200 { 202 } else { c.expected };
+            assert_eq!(status, expected, "{} {} {}: {body}", c.actor, c.action, c.target);
             // Undo what succeeded, so every case starts from the same tree.
             if status == 200 {
                 match c.action {
@@ -330,6 +332,60 @@ backend_tests! {
         assert!(globex.is_empty(), "another tree sees nothing: {globex:?}");
         let paged = read(t.token("acme", PASSWORD).await, "?limit=1".into()).await;
         assert_eq!(paged.len(), 1);
+    }
+
+    async fn contacts_are_bound_only_with_their_code(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        let bob = t.account("acme/bob", Some("old@acme.example"), None).await;
+        let bob_token = t.token("acme/bob", PASSWORD).await;
+        let base = format!("/api/v1/t/acme/accounts/{}", bob.id);
+        let (status, body) = admin_post(&t, &bob_token, &format!("{base}/contacts"), json!({"kind": "email", "value": "New@Acme.example"})).await;
+        assert_eq!((status, body.clone()), (202, json!({"kind": "email", "hint": "n***w@acme.example"})));
+        let mail = t.smtp.wait_for("New@acme.example", 1).await;
+        let code = crate::peers::code_in(&mail[0]);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let (status, body) = admin_post(&t, &bob_token, &format!("{base}/contacts/verify"), json!({"kind": "email", "code": wrong})).await;
+        assert_eq!((status, body["error"]["code"].clone(), body["error"]["attempts_left"].clone()), (400, json!("code_invalid"), json!(4)));
+        let (status, body) = admin_post(&t, &bob_token, &format!("{base}/contacts/verify"), json!({"kind": "email", "code": code})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((body["email"].clone(), body["email_verified"].clone()), (json!("New@acme.example"), json!(true)));
+        let notice = t.smtp.wait_for("old@acme.example", 1).await;
+        assert!(notice[0].contains("no longer a verified contact"), "the old contact is told");
+        assert_eq!(t.login("new@acme.example", PASSWORD).await.0, 201, "the new email logs in");
+        assert_eq!(t.login("old@acme.example", PASSWORD).await.0, 401, "the old one does not");
+        let (status, _) = admin_post(&t, &bob_token, &format!("{base}/contacts/verify"), json!({"kind": "email", "code": code})).await;
+        assert_eq!(status, 400, "the code is spent");
+
+        // The parent binds a phone for its member, then removes it.
+        let root = t.token("acme", PASSWORD).await;
+        assert_eq!(admin_post(&t, &root, &format!("{base}/contacts"), json!({"kind": "phone", "value": "+86 138 0000 1111"})).await.0, 202);
+        let sms = t.sms.wait_for("+8613800001111", 1).await;
+        let code = crate::peers::code_in(sms[0]["text"].as_str().unwrap());
+        let (status, body) = admin_post(&t, &root, &format!("{base}/contacts/verify"), json!({"kind": "phone", "code": code})).await;
+        assert_eq!((status, body["phone"].clone()), (200, json!("+8613800001111")));
+        let res = t.http.delete(t.url(&format!("{base}/contacts/phone"))).bearer_auth(&root).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(t.sms.wait_for("+8613800001111", 2).await.len(), 2, "the removed phone is told");
+
+        // Your own contact needs a recent password too.
+        t.clock.advance(16 * 60);
+        let (status, body) = admin_post(&t, &bob_token, &format!("{base}/contacts"), json!({"kind": "email", "value": "later@acme.example"})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (401, json!("reauth_required")));
+    }
+
+    async fn a_bound_contact_respects_the_cap(backend: Backend) {
+        let mut t = TestApp::spawn(backend).await;
+        t.settings(|s| s.max_accounts_per_contact = 1).await;
+        t.account("acme", Some("taken@acme.example"), None).await;
+        let bob = t.account("acme/bob", None, None).await;
+        let bob_token = t.token("acme/bob", PASSWORD).await;
+        let base = format!("/api/v1/t/acme/accounts/{}", bob.id);
+        admin_post(&t, &bob_token, &format!("{base}/contacts"), json!({"kind": "email", "value": "taken@acme.example"})).await;
+        let mail = t.smtp.wait_for("taken@acme.example", 1).await;
+        let code = crate::peers::code_in(&mail[0]);
+        let (status, body) = admin_post(&t, &bob_token, &format!("{base}/contacts/verify"), json!({"kind": "email", "code": code})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (409, json!("contact_limit_reached")));
     }
 
     async fn admins_create_and_list_below_them(backend: Backend) {

@@ -48,6 +48,9 @@ backend_tests! {
             "PUT /api/v1/t/{tenant}/accounts/{id}/policy",
             "PUT /api/v1/t/{tenant}/accounts/{id}/role",
             "GET /api/v1/t/{tenant}/audit",
+            "POST /api/v1/t/{tenant}/accounts/{id}/contacts",
+            "POST /api/v1/t/{tenant}/accounts/{id}/contacts/verify",
+            "DELETE /api/v1/t/{tenant}/accounts/{id}/contacts/{kind}",
         ]
         .into_iter()
         .map(String::from)
@@ -56,7 +59,7 @@ backend_tests! {
         // Every documented operation is actually served (no 404 fallback).
         for op in &expected {
             let (method, path) = op.split_once(' ').unwrap();
-            let url = t.url(&path.replace("{tenant}", "acme").replace("{flow_id}", "no-such-flow").replace("{id}", "1"));
+            let url = t.url(&path.replace("{tenant}", "acme").replace("{flow_id}", "no-such-flow").replace("{id}", "1").replace("{kind}", "email"));
             let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
             let res = t.http.request(method, url).send().await.unwrap();
             let body: serde_json::Value = res.json().await.unwrap_or_default();

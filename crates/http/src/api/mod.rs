@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod captcha;
+mod contacts;
 mod password;
 mod recovery;
 mod reminder;
@@ -21,4 +22,5 @@ pub(crate) fn router() -> OpenApiRouter<App> {
         .merge(reminder::router())
         .merge(accounts::router())
         .merge(audit::router())
+        .merge(contacts::router())
 }

@@ -1,0 +1,12 @@
+-- Contacts waiting for their code before they are bound as verified. Kept
+-- in lockstep with migrations/postgres/0004_contact_verifications.sql.
+CREATE TABLE contact_verifications (
+    account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind        TEXT    NOT NULL,
+    value       TEXT    NOT NULL,
+    code_hmac   TEXT    NOT NULL,
+    tries       INTEGER NOT NULL DEFAULT 0,
+    expires_at  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (account_id, kind)
+);
