@@ -264,3 +264,19 @@ impl FromRequestParts<App> for PathKind {
         Ok(PathKind(params.get("kind").cloned().unwrap_or_default()))
     }
 }
+
+/// An active session if the request carries a token; no token is `None`,
+/// a bad token is still an error.
+pub(crate) struct MaybeSession(pub Option<AnySession>);
+
+impl FromRequestParts<App> for MaybeSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        if session_token(parts).is_none() {
+            return Ok(MaybeSession(None));
+        }
+        let ActiveSession(s) = ActiveSession::from_request_parts(parts, app).await?;
+        Ok(MaybeSession(Some(s)))
+    }
+}

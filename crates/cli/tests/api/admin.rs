@@ -374,6 +374,26 @@ backend_tests! {
         assert_eq!((status, body["error"]["code"].clone()), (401, json!("reauth_required")));
     }
 
+    async fn pages_read_the_policy_in_force(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", None, None).await;
+        let mail = t.account("acme/mail", None, None).await;
+        let erin = t.account("acme/mail/erin", None, None).await;
+        let o = PolicyOverride { min_character_classes: Some(3), ..Default::default() };
+        t.app.set_policy_override(&t.tenant, &mail, Some(o)).await.unwrap();
+        let (status, tenant_policy) = t.get("/api/v1/t/acme/policy").await;
+        assert_eq!((status, tenant_policy["policy"]["min_character_classes"].clone()), (200, json!(2)));
+        let (status, _) = t.get(&format!("/api/v1/t/acme/policy?account={}", erin.id)).await;
+        assert_eq!(status, 401, "an account's policy needs a session");
+        let token = t.token("acme/mail/erin", PASSWORD).await;
+        let res = t.http.get(t.url(&format!("/api/v1/t/acme/policy?account={}", erin.id))).bearer_auth(&token).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["policy"]["min_character_classes"], 3);
+        assert_eq!(body["sources"]["min_character_classes"], json!({"level": "account", "account_id": mail.id}));
+        let res = t.http.get(t.url(&format!("/api/v1/t/acme/policy?account={}", mail.id))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 403, "not the parent's");
+    }
+
     async fn a_bound_contact_respects_the_cap(backend: Backend) {
         let mut t = TestApp::spawn(backend).await;
         t.settings(|s| s.max_accounts_per_contact = 1).await;

@@ -51,6 +51,7 @@ backend_tests! {
             "POST /api/v1/t/{tenant}/accounts/{id}/contacts",
             "POST /api/v1/t/{tenant}/accounts/{id}/contacts/verify",
             "DELETE /api/v1/t/{tenant}/accounts/{id}/contacts/{kind}",
+            "GET /api/v1/t/{tenant}/policy",
         ]
         .into_iter()
         .map(String::from)

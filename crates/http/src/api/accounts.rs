@@ -20,7 +20,9 @@ use regain_domain::policy::overrides::PolicyOverride;
 use utoipa::IntoParams;
 
 use super::views::AccountView;
-use crate::extract::{AccountId, ActiveSession, ApiJson, ApiQuery, ClientInfo};
+use crate::extract::{
+    AccountId, ActiveSession, ApiJson, ApiQuery, ClientInfo, CurrentTenant, MaybeSession,
+};
 
 pub(super) fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -32,6 +34,46 @@ pub(super) fn router() -> OpenApiRouter<App> {
         .routes(routes!(show_account))
         .routes(routes!(get_account_policy, put_account_policy))
         .routes(routes!(set_account_role))
+        .routes(routes!(get_policy))
+}
+
+/// Which account's policy.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct PolicyQuery {
+    /// An account id: yourself or one you manage (needs a session). Without
+    /// it, the tenant's default policy (public).
+    account: Option<i64>,
+}
+
+/// The password policy a given account must meet, for the pages to show
+/// live; without `account`, the tenant's default.
+#[utoipa::path(get, path = "/api/v1/t/{tenant}/policy", tag = "accounts",
+    params(("tenant" = String, Path, description = "Tenant slug"), PolicyQuery),
+    responses(
+        (status = 200, description = "The policy", body = PolicyView),
+        (status = 401, description = "account given without a session", body = ErrorBody),
+        (status = 403, description = "Neither you nor below you", body = ErrorBody),
+        (status = 404, description = "Unknown tenant or account", body = ErrorBody),
+    ))]
+async fn get_policy(
+    State(app): State<App>,
+    CurrentTenant(tenant): CurrentTenant,
+    ApiQuery(q): ApiQuery<PolicyQuery>,
+    MaybeSession(session): MaybeSession,
+) -> Result<Json<PolicyView>, ApiError> {
+    match q.account {
+        None => {
+            let resolved = regain_domain::policy::overrides::resolve(&tenant.policy, &[]);
+            Ok(Json(policy_view(&resolved, None)))
+        }
+        Some(id) => {
+            let s = session.ok_or(regain_app::AppError::Unauthenticated)?;
+            let (resolved, own) = app
+                .subtree_policy(&s.tenant, &Actor::Account(&s.auth), id)
+                .await?;
+            Ok(Json(policy_view(&resolved, own.as_ref())))
+        }
+    }
 }
 
 /// The new role.
