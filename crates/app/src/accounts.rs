@@ -213,13 +213,26 @@ impl App {
         Ok(self.store.audit(&event, self.clock.now()).await?)
     }
 
-    /// Sets (or clears) the override of `account`'s subtree, after checking
-    /// that the policy it produces for the account can still be met.
+    /// Sets (or clears) the override of `account`'s subtree as the
+    /// operator, after checking that the policy it produces for the account
+    /// can still be met.
     pub async fn set_policy_override(
         &self,
         tenant: &Tenant,
         account: &Account,
         policy_override: Option<PolicyOverride>,
+    ) -> Result<(), AppError> {
+        self.set_policy_override_by(tenant, account, policy_override, "operator")
+            .await
+    }
+
+    /// [`App::set_policy_override`], audited as done by `actor`.
+    pub(crate) async fn set_policy_override_by(
+        &self,
+        tenant: &Tenant,
+        account: &Account,
+        policy_override: Option<PolicyOverride>,
+        actor: &str,
     ) -> Result<(), AppError> {
         let mut lineage = self.store.lineage(account).await?;
         if let Some(own) = lineage.iter_mut().find(|a| a.id == account.id) {
@@ -235,7 +248,7 @@ impl App {
         let event = AuditEvent::new(
             Some(tenant.id),
             "policy.set",
-            "operator",
+            actor,
             &format!("account:{}", account.id),
             "-",
             "success",

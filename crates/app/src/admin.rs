@@ -298,7 +298,7 @@ impl App {
         let account = self
             .target(tenant, actor, id, Reach::SelfOrManaged, true)
             .await?;
-        self.set_policy_override(tenant, &account, policy_override)
+        self.set_policy_override_by(tenant, &account, policy_override, &actor.name())
             .await?;
         let account = self
             .store
