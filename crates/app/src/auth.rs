@@ -91,6 +91,7 @@ impl App {
         let now = self.clock.now();
         for (key, rule) in keys {
             if let Some(until) = self.store.throttle_attempt(key, *rule, now).await? {
+                crate::metrics::rate_limited(key);
                 return Err(AppError::Throttled {
                     retry_after: now.secs_until(until).max(1),
                 });
@@ -108,6 +109,23 @@ impl App {
     /// identifier forms (name, email, phone), so the cap stays at three
     /// times the per-identifier limit per window.
     pub async fn login(
+        &self,
+        tenant_slug: &str,
+        identifier: &str,
+        password: String,
+        client: &Client,
+    ) -> Result<LoggedIn, AppError> {
+        let result = self
+            .login_inner(tenant_slug, identifier, password, client)
+            .await;
+        crate::metrics::login(match &result {
+            Ok(_) => "ok",
+            Err(e) => crate::metrics::outcome_of(e),
+        });
+        result
+    }
+
+    async fn login_inner(
         &self,
         tenant_slug: &str,
         identifier: &str,

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address and port to listen on.
     pub listen: SocketAddr,
+    /// Address of the Prometheus endpoint (`GET /metrics`); unset means no
+    /// metrics endpoint. Never served on the public listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// Folder for the SQLite database, the secret key and the file outbox.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty means SQLite in `data_dir`.
@@ -106,6 +109,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("regain-data"),
             database_url: String::new(),
             secret_key_file: PathBuf::new(),
@@ -164,6 +168,7 @@ impl Default for LoginConfig {
 /// Environment variables and the setting each one overrides.
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("REGAIN_LISTEN", "listen"),
+    ("REGAIN_METRICS_LISTEN", "metrics_listen"),
     ("REGAIN_DATA_DIR", "data_dir"),
     ("REGAIN_DATABASE_URL", "database_url"),
     (
@@ -211,6 +216,7 @@ const LIST_SETTINGS: &[&str] = &["trusted_proxies"];
 /// Settings whose environment value is text even when it looks like a
 /// number (`REGAIN_DATA_DIR=2024`).
 const TEXT_SETTINGS: &[&str] = &[
+    "metrics_listen",
     "delivery.email",
     "delivery.sms",
     "delivery.file",

@@ -45,6 +45,9 @@ pub struct Verified {
     pub rehashed: Option<String>,
 }
 
+/// A job with the time it was queued, for the wait-time histogram.
+struct Queued(Job, std::time::Instant);
+
 enum Job {
     Hash {
         password: Password,
@@ -65,7 +68,7 @@ enum Job {
 /// Handle to the hashing pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Queued>,
     inner: Arc<Inner>,
 }
 
@@ -75,6 +78,8 @@ struct Inner {
     /// same as a real check.
     dummy_hash: String,
     workers: usize,
+    /// Jobs submitted and not yet picked up by a thread.
+    queued: std::sync::atomic::AtomicUsize,
 }
 
 impl Hasher {
@@ -93,12 +98,13 @@ impl Hasher {
         } else {
             pool.workers
         };
-        let (jobs, rx) = sync_channel::<Job>(pool.queue);
+        let (jobs, rx) = sync_channel::<Queued>(pool.queue);
         let rx = Arc::new(Mutex::new(rx));
         let inner = Arc::new(Inner {
             params,
             dummy_hash,
             workers,
+            queued: std::sync::atomic::AtomicUsize::new(0),
         });
         for n in 0..workers {
             let rx = Arc::clone(&rx);
@@ -161,10 +167,25 @@ impl Hasher {
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => HashError::Busy,
-            TrySendError::Disconnected(_) => HashError::Failed("hashing pool stopped".into()),
-        })
+        let depth = self
+            .inner
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        metrics::gauge!("regain_hashing_queue_depth").set(depth as f64);
+        self.jobs
+            .try_send(Queued(job, std::time::Instant::now()))
+            .map_err(|e| {
+                self.inner
+                    .queued
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                match e {
+                    TrySendError::Full(_) => HashError::Busy,
+                    TrySendError::Disconnected(_) => {
+                        HashError::Failed("hashing pool stopped".into())
+                    }
+                }
+            })
     }
 }
 
@@ -181,14 +202,23 @@ impl Memory {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Job>>, inner: &Inner) {
+fn worker(rx: &Mutex<Receiver<Queued>>, inner: &Inner) {
     let mut memory = Memory(Vec::new());
     memory.for_params(&inner.params);
     loop {
         let job = {
             let Ok(guard) = rx.lock() else { return };
             match guard.recv() {
-                Ok(job) => job,
+                Ok(Queued(job, queued_at)) => {
+                    let depth = inner
+                        .queued
+                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+                        .saturating_sub(1);
+                    metrics::gauge!("regain_hashing_queue_depth").set(depth as f64);
+                    metrics::histogram!("regain_hashing_wait_seconds")
+                        .record(queued_at.elapsed().as_secs_f64());
+                    job
+                }
                 Err(_) => return,
             }
         };

@@ -14,6 +14,7 @@ pub mod error;
 pub mod hashing;
 pub mod keys;
 mod messages;
+pub mod metrics;
 pub mod recovery;
 pub mod reminder;
 pub mod secret_key;
@@ -46,6 +47,8 @@ pub struct App {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Outgoing HTTP (CAPTCHA provider).
     pub http: reqwest::Client,
+    /// Renders the Prometheus metrics of this process.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl App {
@@ -68,6 +71,7 @@ impl App {
             secret: Arc::new(secret),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             http,
+            metrics: crate::metrics::install(),
         })
     }
 

@@ -42,6 +42,8 @@ pub struct Started {
     pub methods: Vec<(Method, String)>,
     /// What the person does next.
     pub next: Next,
+    /// Whether this is a decoy (for metrics only; never shown).
+    pub(crate) decoy: bool,
 }
 
 /// Where a flow stands, for `GET …/recovery/{flow_id}`.
@@ -124,6 +126,27 @@ impl App {
         captcha_answer: Option<&str>,
         client: &Client,
     ) -> Result<Started, AppError> {
+        let result = self
+            .start_recovery_inner(tenant, identifier, captcha_id, captcha_answer, client)
+            .await;
+        let outcome = match &result {
+            Ok(s) if s.next == Next::AskAdministrator => "no_method",
+            Ok(s) if s.decoy => "decoy",
+            Ok(_) => "ok",
+            Err(e) => crate::metrics::outcome_of(e),
+        };
+        crate::metrics::recovery_step("start", outcome);
+        result
+    }
+
+    async fn start_recovery_inner(
+        &self,
+        tenant: &Tenant,
+        identifier: &str,
+        captcha_id: Option<&str>,
+        captcha_answer: Option<&str>,
+        client: &Client,
+    ) -> Result<Started, AppError> {
         let s = &tenant.settings.recovery;
         let identifier = LoginIdentifier::parse(identifier)?;
         let id_key = format!("recovery:id:{}:{}", tenant.id, identifier.throttle_key());
@@ -191,6 +214,7 @@ impl App {
                         expires_at: None,
                         methods: Vec::new(),
                         next: Next::AskAdministrator,
+                        decoy: false,
                     });
                 }
                 (offers, false, Some(a.id), None)
@@ -242,6 +266,7 @@ impl App {
             methods: listed(&record.flow.offers),
             flow_id: Some(flow_id),
             next: Next::ChooseMethod,
+            decoy: record.flow.decoy,
         })
     }
 
@@ -310,6 +335,27 @@ impl App {
         contact: Option<&str>,
         client: &Client,
     ) -> Result<Status, AppError> {
+        let result = self
+            .challenge_recovery_inner(tenant, flow_id, method, contact, client)
+            .await;
+        crate::metrics::recovery_step(
+            "challenge",
+            match &result {
+                Ok(_) => "ok",
+                Err(e) => crate::metrics::outcome_of(e),
+            },
+        );
+        result
+    }
+
+    async fn challenge_recovery_inner(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        method: Method,
+        contact: Option<&str>,
+        client: &Client,
+    ) -> Result<Status, AppError> {
         let s = &tenant.settings.recovery;
         self.count_attempts(&[(
             &self.recovery_ip_key(tenant, client),
@@ -339,6 +385,23 @@ impl App {
     /// Sends a new code by the chosen method (after the cooldown). The
     /// count of wrong tries is kept.
     pub async fn resend_recovery(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        client: &Client,
+    ) -> Result<Status, AppError> {
+        let result = self.resend_recovery_inner(tenant, flow_id, client).await;
+        crate::metrics::recovery_step(
+            "resend",
+            match &result {
+                Ok(_) => "ok",
+                Err(e) => crate::metrics::outcome_of(e),
+            },
+        );
+        result
+    }
+
+    async fn resend_recovery_inner(
         &self,
         tenant: &Tenant,
         flow_id: &str,
@@ -456,6 +519,26 @@ impl App {
         code: &str,
         client: &Client,
     ) -> Result<Verified, AppError> {
+        let result = self
+            .verify_recovery_inner(tenant, flow_id, code, client)
+            .await;
+        crate::metrics::recovery_step(
+            "verify",
+            match &result {
+                Ok(_) => "ok",
+                Err(e) => crate::metrics::outcome_of(e),
+            },
+        );
+        result
+    }
+
+    async fn verify_recovery_inner(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        code: &str,
+        client: &Client,
+    ) -> Result<Verified, AppError> {
         let s = &tenant.settings.recovery;
         self.count_attempts(&[(
             &self.recovery_ip_key(tenant, client),
@@ -537,6 +620,38 @@ impl App {
     /// Sets a new password with a reset token. Does not log anyone in.
     #[allow(clippy::too_many_arguments)]
     pub async fn reset_password(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        reset_token: &str,
+        new_password: String,
+        confirm_password: String,
+        account_id: Option<i64>,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        let result = self
+            .reset_password_inner(
+                tenant,
+                flow_id,
+                reset_token,
+                new_password,
+                confirm_password,
+                account_id,
+                client,
+            )
+            .await;
+        crate::metrics::recovery_step(
+            "reset",
+            match &result {
+                Ok(_) => "ok",
+                Err(e) => crate::metrics::outcome_of(e),
+            },
+        );
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn reset_password_inner(
         &self,
         tenant: &Tenant,
         flow_id: &str,

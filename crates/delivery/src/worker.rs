@@ -96,6 +96,9 @@ impl Worker {
         match result {
             Ok(()) => {
                 self.store.message_sent(m.id, now).await?;
+                metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "sent").increment(1);
+                metrics::histogram!("regain_delivery_latency_seconds", "channel" => m.channel.as_str())
+                    .record((now.0 - m.created_at.0).max(0) as f64);
                 tracing::info!(
                     message = m.id,
                     channel = m.channel.as_str(),
@@ -106,6 +109,7 @@ impl Worker {
             }
             Err(e) if e.permanent || now.0 - m.created_at.0 >= self.horizon_secs => {
                 self.store.message_failed(m.id, e.class.as_str()).await?;
+                metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "failed").increment(1);
                 tracing::warn!(message = m.id, error = %e, attempts = m.attempts, "message failed for good");
                 pass.failed += 1;
             }
@@ -114,6 +118,7 @@ impl Worker {
                 self.store
                     .message_retry(m.id, next, e.class.as_str())
                     .await?;
+                metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "retry").increment(1);
                 tracing::info!(message = m.id, error = %e, attempts = m.attempts, retry_at = next.0, "message will be retried");
                 pass.retried += 1;
             }

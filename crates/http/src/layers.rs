@@ -55,6 +55,33 @@ async fn sanitize_request_id(mut req: Request<Body>) -> Request<Body> {
     req
 }
 
+/// Counts every request by route template, method and status class, and
+/// times it. Labels are bounded: templates, not paths.
+async fn track(req: Request<Body>, next: axum::middleware::Next) -> Response<Body> {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(unmatched)".to_string(), |m| m.as_str().to_string());
+    let method: &'static str = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::PATCH => "PATCH",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    let status = format!("{}xx", res.status().as_u16() / 100);
+    metrics::counter!("regain_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("regain_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    res
+}
+
 pub(crate) fn apply(routes: axum::Router<App>, app: App) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
@@ -81,6 +108,7 @@ pub(crate) fn apply(routes: axum::Router<App>, app: App) -> Router {
             );
         });
     routes
+        .layer(axum::middleware::from_fn(track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)

@@ -17,7 +17,8 @@ mod openapi;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::{Extension, Router};
+use axum::Extension;
+pub use axum::Router;
 use regain_app::App;
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
@@ -33,6 +34,43 @@ pub fn router(app: App) -> Router {
         .merge(openapi::router())
         .split_for_parts();
     layers::apply(routes.layer(Extension(Arc::new(doc))), app)
+}
+
+/// The metrics endpoint, `GET /metrics` in the Prometheus text format. It
+/// is served on its own listener (`metrics_listen`), never on the public one.
+pub fn metrics_router(app: App) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(app)
+}
+
+async fn metrics(axum::extract::State(app): axum::extract::State<App>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Ok(depth) = app.store.outbox_depth().await {
+        ::metrics::gauge!("regain_outbox_queue_depth").set(depth as f64);
+    }
+    let (size, idle) = app.store.pool_stats();
+    ::metrics::gauge!("regain_db_pool_connections", "state" => "open").set(f64::from(size));
+    ::metrics::gauge!("regain_db_pool_connections", "state" => "idle").set(idle as f64);
+    match &app.metrics {
+        Some(handle) => {
+            handle.run_upkeep();
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4",
+                )],
+                handle.render(),
+            )
+                .into_response()
+        }
+        None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Serves a plain router (e.g. [`metrics_router`]) on `listener`.
+pub async fn serve_router(listener: TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router).await
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the

@@ -122,6 +122,11 @@ impl Store {
         })
     }
 
+    /// Open and idle connections of the pool.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -257,6 +257,15 @@ impl Store {
         .transpose()
     }
 
+    /// Messages waiting to be delivered (for the queue-depth gauge).
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('queued', 'sending')")
+                .fetch_one(&self.pool)
+                .await?;
+        int(&row, "n")
+    }
+
     /// How many messages went to `recipient` since `since`.
     pub async fn messages_to_since(
         &self,

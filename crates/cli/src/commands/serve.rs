@@ -21,12 +21,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "regain is serving"
     );
     let housekeeping = tokio::spawn(purge_periodically(app.clone()));
+    let metrics = match app.config.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for metrics on {addr}"))?;
+            tracing::info!(address = %listener.local_addr()?, "metrics are served");
+            let router = regain_http::metrics_router(app.clone());
+            Some(tokio::spawn(async move {
+                let _ = axum_serve(listener, router).await;
+            }))
+        }
+        None => None,
+    };
     let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
     let delivery = tokio::spawn(app.delivery_worker()?.run(async {
         let _ = delivery_stopped.await;
     }));
     regain_http::serve(listener, app, shutdown_signal()).await?;
     housekeeping.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     // Let the worker finish the message in hand; the rest stays queued.
     let _ = stop_delivery.send(());
     let _ = delivery.await;
@@ -46,6 +62,10 @@ async fn purge_periodically(app: regain_app::App) {
             Err(e) => tracing::warn!(error = ?e, "purging expired rows failed"),
         }
     }
+}
+
+async fn axum_serve(listener: TcpListener, router: regain_http::Router) -> std::io::Result<()> {
+    regain_http::serve_router(listener, router).await
 }
 
 async fn shutdown_signal() {

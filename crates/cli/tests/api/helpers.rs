@@ -111,6 +111,8 @@ pub struct TestApp {
     pub tenant: Tenant,
     pub smtp: SmtpSink,
     pub sms: SmsGateway,
+    /// The metrics listener (separate from the public one).
+    pub metrics_addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -160,6 +162,14 @@ impl TestApp {
                 .await
                 .unwrap();
         });
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_addr = metrics_listener.local_addr().unwrap();
+        let metrics_router = regain_http::metrics_router(app.clone());
+        tokio::spawn(async move {
+            regain_http::serve_router(metrics_listener, metrics_router)
+                .await
+                .unwrap();
+        });
         let worker = app.delivery_worker().unwrap();
         tokio::spawn(worker.run(std::future::pending()));
         let mut tenant = app
@@ -179,6 +189,7 @@ impl TestApp {
             tenant,
             smtp,
             sms,
+            metrics_addr,
             _dir: dir,
         }
     }

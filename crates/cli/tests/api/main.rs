@@ -9,6 +9,7 @@ mod admin;
 mod cli;
 mod health;
 mod login;
+mod metrics;
 mod openapi;
 mod password;
 mod peers;
