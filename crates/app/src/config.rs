@@ -45,6 +45,28 @@ pub struct Config {
     pub login: LoginConfig,
     /// How messages are delivered.
     pub delivery: regain_delivery::DeliveryConfig,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownConfig,
+}
+
+/// Graceful shutdown on SIGTERM or SIGINT.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// Seconds `/readyz` answers 503 before the listener closes, so load
+    /// balancers stop routing here first.
+    pub drain_seconds: u64,
+    /// Seconds in-flight requests get to finish once the listener closed.
+    pub timeout_seconds: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_seconds: 1,
+            timeout_seconds: 30,
+        }
+    }
 }
 
 /// Log line format.
@@ -122,6 +144,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             login: LoginConfig::default(),
             delivery: regain_delivery::DeliveryConfig::default(),
+            shutdown: ShutdownConfig::default(),
         }
     }
 }
@@ -189,6 +212,11 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("REGAIN_LOGIN_IP_MAX_FAILURES", "login.ip_max_failures"),
     ("REGAIN_LOGIN_WINDOW_MINUTES", "login.window_minutes"),
     ("REGAIN_LOGIN_LOCK_MINUTES", "login.lock_minutes"),
+    ("REGAIN_SHUTDOWN_DRAIN_SECONDS", "shutdown.drain_seconds"),
+    (
+        "REGAIN_SHUTDOWN_TIMEOUT_SECONDS",
+        "shutdown.timeout_seconds",
+    ),
     ("REGAIN_DELIVERY_EMAIL", "delivery.email"),
     ("REGAIN_DELIVERY_SMS", "delivery.sms"),
     ("REGAIN_DELIVERY_FILE", "delivery.file"),

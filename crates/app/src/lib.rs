@@ -49,6 +49,9 @@ pub struct App {
     pub http: reqwest::Client,
     /// Renders the Prometheus metrics of this process.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Set when shutdown begins: `/readyz` answers 503 so load balancers
+    /// stop sending traffic before the listener closes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl App {
@@ -72,6 +75,7 @@ impl App {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             http,
             metrics: crate::metrics::install(),
+            draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 

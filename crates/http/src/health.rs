@@ -34,8 +34,15 @@ async fn healthz() -> Json<Health> {
 /// The process can reach its database.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "Ready", body = Health),
-              (status = 503, description = "Database unreachable", body = crate::error::ErrorBody)))]
+              (status = 503, description = "Database unreachable, or shutting down", body = crate::error::ErrorBody)))]
 async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
+    if app.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "this instance is shutting down",
+        ));
+    }
     match app.store.ping().await {
         Ok(()) => Ok(Json(Health { status: "ok" })),
         Err(e) => {

@@ -38,7 +38,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let delivery = tokio::spawn(app.delivery_worker()?.run(async {
         let _ = delivery_stopped.await;
     }));
-    regain_http::serve(listener, app, shutdown_signal()).await?;
+    // On a signal: /readyz turns 503, the listener closes after the drain
+    // delay, and in-flight requests get a bounded time to finish.
+    let signalled = std::sync::Arc::new(tokio::sync::Notify::new());
+    let draining = app.draining.clone();
+    let shutdown = app.config.shutdown;
+    let notify = signalled.clone();
+    let stop_accepting = async move {
+        shutdown_signal().await;
+        draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        notify.notify_waiters();
+        tokio::time::sleep(std::time::Duration::from_secs(shutdown.drain_seconds)).await;
+        tracing::info!("listener closed; finishing requests in flight");
+    };
+    let serving = regain_http::serve(listener, app, stop_accepting);
+    let deadline = async {
+        signalled.notified().await;
+        tokio::time::sleep(std::time::Duration::from_secs(
+            shutdown.drain_seconds + shutdown.timeout_seconds,
+        ))
+        .await;
+    };
+    tokio::select! {
+        result = serving => result?,
+        () = deadline => tracing::warn!("requests still in flight after the shutdown timeout were cut"),
+    }
     housekeeping.abort();
     if let Some(m) = metrics {
         m.abort();
@@ -87,5 +111,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: /readyz now answers 503");
 }

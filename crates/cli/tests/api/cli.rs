@@ -480,3 +480,72 @@ async fn a_crash_loses_no_queued_message_and_sends_none_twice() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_turns_readyz_off_and_finishes_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    // Costly hashes make a login slow enough to be in flight at the signal.
+    let env = [
+        ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ("REGAIN_ARGON2_MEMORY_KIB", "262144"),
+        ("REGAIN_ARGON2_ITERATIONS", "12"),
+        ("REGAIN_SHUTDOWN_DRAIN_SECONDS", "2"),
+    ];
+    let run = |args: &[&str], stdin: &str| regain(dir.path(), &env, args, stdin);
+    assert!(run(&["tenant", "create", "shop", "--captcha", "off"], "")
+        .status
+        .success());
+    assert!(run(
+        &["account", "create", "--tenant", "shop", "owner"],
+        "Slow-hash-pass-9\n"
+    )
+    .status
+    .success());
+    let (mut server, addr) = spawn_server(dir.path(), &env, &dir.path().join("serve.log"));
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let login = {
+        let http = http.clone();
+        let url = format!("http://{addr}/api/v1/t/shop/sessions");
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = http
+                .post(url)
+                .json(&json!({"identifier": "owner", "password": "Slow-hash-pass-9"}))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(Command::new("kill")
+        .arg(server.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ready = http
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503, "not ready once shutdown begins");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "shutting_down");
+    let (status, took) = login.await.unwrap();
+    assert_eq!(
+        status, 201,
+        "the request in flight completed (after {took:?})"
+    );
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "exit status 0, got {exit}");
+}
