@@ -54,7 +54,7 @@ pub async fn open_app(config: Config) -> anyhow::Result<App> {
 
 /// Creates the data folder readable by its owner only: it holds the
 /// database (password hashes) and the secret key.
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {
         return Ok(());
     }

@@ -122,6 +122,38 @@ impl Store {
         })
     }
 
+    /// Writes a consistent snapshot of an SQLite database to `path` (which
+    /// must not exist) while the database is in use (`VACUUM INTO`).
+    pub async fn backup_sqlite(&self, path: &str) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest migration applied to this database, and the newest this
+    /// build knows.
+    pub async fn schema_versions(&self) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let known = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+        Ok((crate::rows::int(&row, "v")?, known))
+    }
+
     /// Open and idle connections of the pool.
     pub fn pool_stats(&self) -> (u32, usize) {
         (self.pool.size(), self.pool.num_idle())

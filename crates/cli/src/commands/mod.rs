@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod backup;
 mod demo;
 mod password_input;
 mod policy;
@@ -31,6 +32,16 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent snapshot of the SQLite database while it runs.
+    Backup {
+        /// The new backup file.
+        path: PathBuf,
+    },
+    /// Replace the SQLite database with a backup (the server must be stopped).
+    Restore {
+        /// The backup file.
+        path: PathBuf,
+    },
     /// Create a demo tenant shaped like real deployments, and say how to log in.
     Demo(demo::DemoArgs),
     /// Manage tenants.
@@ -60,6 +71,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             runtime::open_store(&config).await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::Backup { path } => {
+            runtime::init_logging(&config, "warn");
+            backup::backup(config, &path).await
+        }
+        Command::Restore { path } => {
+            runtime::init_logging(&config, "warn");
+            backup::restore(config, &path).await
         }
         Command::Demo(args) => {
             runtime::init_logging(&config, "warn");

@@ -549,3 +549,97 @@ async fn sigterm_turns_readyz_off_and_finishes_requests_in_flight() {
     let exit = server.wait().unwrap();
     assert!(exit.success(), "exit status 0, got {exit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_under_writes_restores_into_a_fresh_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let fresh = dir.path().join("fresh");
+    let live_env = [
+        ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ("REGAIN_DATA_DIR", live.to_str().unwrap()),
+    ];
+    let run =
+        |env: &[(&str, &str)], args: &[&str], stdin: &str| regain(dir.path(), env, args, stdin);
+    assert!(run(
+        &live_env,
+        &["tenant", "create", "shop", "--captcha", "off"],
+        ""
+    )
+    .status
+    .success());
+    assert!(run(
+        &live_env,
+        &["account", "create", "--tenant", "shop", "owner"],
+        "Before-backup-pass-1\n"
+    )
+    .status
+    .success());
+    let (mut server, addr) = spawn_server(dir.path(), &live_env, &dir.path().join("live.log"));
+
+    // A writer keeps the database busy (failed logins write throttles and audit rows).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let url = format!("http://{addr}/api/v1/t/shop/sessions");
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut writes = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = http
+                    .post(&url)
+                    .json(&json!({"identifier": format!("ghost{writes}"), "password": "x-y-z-1"}))
+                    .send()
+                    .await;
+                writes += 1;
+            }
+            writes
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let snapshot = dir.path().join("snapshot.db");
+    let out = run(&live_env, &["backup", snapshot.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("keep the secret key"));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(writer.await.unwrap() > 0, "writes ran during the backup");
+
+    let refused = run(&live_env, &["restore", snapshot.to_str().unwrap()], "");
+    assert!(!refused.status.success(), "no restore under a live server");
+    assert!(
+        text(&refused.stderr).contains("stop the server"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(Command::new("kill")
+        .arg(server.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    server.wait().unwrap();
+
+    let fresh_env = [
+        ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ("REGAIN_DATA_DIR", fresh.to_str().unwrap()),
+    ];
+    let restored = run(&fresh_env, &["restore", snapshot.to_str().unwrap()], "");
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    let (mut server, addr) = spawn_server(dir.path(), &fresh_env, &dir.path().join("fresh.log"));
+    let res = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/t/shop/sessions"))
+        .json(&json!({"identifier": "owner", "password": "Before-backup-pass-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "the account made before the backup logs in"
+    );
+    assert!(Command::new("kill")
+        .arg(server.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    server.wait().unwrap();
+}
