@@ -7,6 +7,7 @@ mod helpers;
 
 mod admin;
 mod cli;
+mod deploy;
 mod health;
 mod login;
 mod metrics;
