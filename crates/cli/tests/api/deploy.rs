@@ -16,8 +16,8 @@ fn the_dockerfile_runs_unprivileged_with_a_health_check() {
     let text = std::fs::read_to_string(repo("Dockerfile")).unwrap();
     let user = text
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("USER "))
-        .last()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("USER "))
         .expect("a USER instruction");
     assert!(!["root", "0"].contains(&user.trim()), "runs as {user}");
     assert!(text
