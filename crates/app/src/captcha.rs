@@ -7,7 +7,7 @@ use base64::Engine;
 use regain_domain::tenant::CaptchaMode;
 use regain_store::Tenant;
 
-use crate::keys::{hmac_hex, same};
+use crate::keys::hmac_hex;
 use crate::tokens::{random_token, token_hash};
 use crate::{App, AppError};
 
@@ -39,6 +39,17 @@ fn render() -> Option<(String, Vec<u8>)> {
     .view(220, 90)
     .apply_filter(Dots::new(8));
     c.as_tuple()
+}
+
+/// Whether `stored` is the keyed hash of `answer` (under the current or
+/// the previous server key).
+fn answer_matches(app: &App, id: &str, answer: &str, stored: &str) -> bool {
+    let normalized = answer.trim().to_lowercase();
+    crate::keys::hmac_matches(
+        &app.secret,
+        &[b"captcha", id.as_bytes(), normalized.as_bytes()],
+        stored,
+    )
 }
 
 fn answer_hmac(app: &App, id: &str, answer: &str) -> String {
@@ -123,7 +134,7 @@ impl App {
                     return Err(AppError::CaptchaInvalid);
                 };
                 match stored {
-                    Some(h) if same(&h, &answer_hmac(self, id, answer)) => Ok(()),
+                    Some(h) if answer_matches(self, id, answer, &h) => Ok(()),
                     _ => Err(AppError::CaptchaInvalid),
                 }
             }

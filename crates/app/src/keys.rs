@@ -10,8 +10,12 @@ use crate::AppError;
 /// HMAC-SHA256 under the server key over `parts` (each length-prefixed, so
 /// `("ab", "c")` and `("a", "bc")` differ), as raw bytes.
 pub fn hmac_bytes(key: &SecretKey, parts: &[&[u8]]) -> [u8; 32] {
+    hmac_with(key.bytes(), parts)
+}
+
+fn hmac_with(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key.bytes()) {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
         Ok(mac) => mac,
         Err(_) => return [0; 32],
     };
@@ -20,6 +24,19 @@ pub fn hmac_bytes(key: &SecretKey, parts: &[&[u8]]) -> [u8; 32] {
         mac.update(part);
     }
     mac.finalize().into_bytes().into()
+}
+
+/// Whether `stored` is the HMAC of `parts` under any key still accepted
+/// (the current one, or the one before a rotation), in constant time.
+pub fn hmac_matches(key: &SecretKey, parts: &[&[u8]], stored: &str) -> bool {
+    key.all().fold(false, |found, k| {
+        let candidate = hex_of(&hmac_with(k, parts));
+        found | same(stored, &candidate)
+    })
+}
+
+fn hex_of(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// [`hmac_bytes`] as lower-case hex, the stored form.

@@ -550,9 +550,13 @@ impl App {
         let code = code.trim();
         let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
         let matches = well_formed
-            && r.code_hmac
-                .as_deref()
-                .is_some_and(|h| same(h, &code_hmac(self, flow_id, code)));
+            && r.code_hmac.as_deref().is_some_and(|h| {
+                crate::keys::hmac_matches(
+                    &self.secret,
+                    &[b"recovery-code", flow_id.as_bytes(), code.as_bytes()],
+                    h,
+                )
+            });
         if let Err(e) = r.flow.verify(matches, now, s) {
             self.store.save_flow(&r, None, now).await?;
             self.audit_event(

@@ -53,9 +53,20 @@ enum Command {
     /// Show and set password policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Manage the server's secret key.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Put a new key in front of the current one; HMACs made under the
+    /// current key (codes, CAPTCHA answers) stay verifiable until they
+    /// expire. Restart the servers to use the new key.
+    Rotate,
 }
 
 /// Runs the parsed command.
@@ -100,6 +111,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(cmd) => {
             runtime::init_logging(&config, "warn");
             policy::run(runtime::open_app(config).await?, cmd).await
+        }
+        Command::Key(KeyCommand::Rotate) => {
+            runtime::init_logging(&config, "warn");
+            let path = config.effective_secret_key_file();
+            regain_app::secret_key::SecretKey::rotate(&path)?;
+            println!(
+                "rotated the secret key in {}; restart the servers to use it",
+                path.display()
+            );
+            Ok(())
         }
         Command::Audit(cmd) => {
             runtime::init_logging(&config, "warn");

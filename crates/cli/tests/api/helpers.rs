@@ -113,6 +113,8 @@ pub struct TestApp {
     pub sms: SmsGateway,
     /// The metrics listener (separate from the public one).
     pub metrics_addr: SocketAddr,
+    /// The server key, as hex.
+    pub secret_hex: String,
     _dir: tempfile::TempDir,
 }
 
@@ -152,7 +154,8 @@ impl TestApp {
             .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(START));
-        let secret = SecretKey::from_hex(&random_hex(32)).unwrap();
+        let secret_hex = random_hex(32);
+        let secret = SecretKey::from_hex(&secret_hex).unwrap();
         let app = App::new(store, clock.clone(), config, secret).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -190,6 +193,7 @@ impl TestApp {
             smtp,
             sms,
             metrics_addr,
+            secret_hex,
             _dir: dir,
         }
     }

@@ -346,6 +346,35 @@ backend_tests! {
         assert!(!headers.contains_key("set-cookie"), "a reset opens no session");
     }
 
+    async fn codes_survive_one_key_rotation_but_not_two(backend: Backend) {
+        use regain_app::secret_key::SecretKey;
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        let client = regain_app::auth::Client { ip: "127.0.0.1".parse().unwrap(), user_agent: String::new() };
+        let with_keys = |lines: String| {
+            regain_app::App::new(
+                t.app.store.clone(),
+                t.clock.clone(),
+                (*t.app.config).clone(),
+                SecretKey::from_lines(&lines).unwrap(),
+            )
+            .unwrap()
+        };
+        let (k2, k3) = (crate::helpers::random_hex(32), crate::helpers::random_hex(32));
+        let rotated_once = with_keys(format!("{k2}\n{}", t.secret_hex));
+        let rotated_twice = with_keys(format!("{k3}\n{k2}"));
+        for (app, works) in [(&rotated_twice, false), (&rotated_once, true)] {
+            let (_, body) = t.start_recovery("acme").await;
+            let flow = flow_id(&body);
+            let before = t.smtp.to("it@acme.example").len();
+            t.step(&flow, "challenge", json!({"method": "email_code"})).await;
+            let code = code_in(t.smtp.wait_for("it@acme.example", before + 1).await.last().unwrap());
+            let result = app.verify_recovery(&t.tenant, &flow, &code, &client).await;
+            assert_eq!(result.is_ok(), works, "code made under the old key, checked after {} rotation(s)", if works { 1 } else { 2 });
+            t.clock.advance(61);
+        }
+    }
+
     async fn a_reset_clears_login_locks(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         t.account("acme", Some("it@acme.example"), None).await;
