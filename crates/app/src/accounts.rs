@@ -34,6 +34,10 @@ pub struct AccountSpec {
     pub must_change_password: bool,
     /// Language of messages (`en`, `zh-CN`); `None` means English.
     pub locale: Option<String>,
+    /// Bind the email and phone as verified: only when an operator vouches
+    /// for them. Administrators bind unverified contacts, which become
+    /// verified through the contact's code.
+    pub contacts_verified: bool,
 }
 
 impl App {
@@ -157,9 +161,9 @@ impl App {
             placement,
             username,
             display_name,
-            email_verified: email.is_some(),
+            email_verified: email.is_some() && spec.contacts_verified,
             email,
-            phone_verified: phone.is_some(),
+            phone_verified: phone.is_some() && spec.contacts_verified,
             phone,
             password_hash,
             must_change_password: spec.must_change_password,

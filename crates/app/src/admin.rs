@@ -216,7 +216,8 @@ impl App {
     }
 
     /// Audit events the actor may read: about itself or accounts it
-    /// manages (the operator reads all), newest first.
+    /// manages (the operator reads all), newest first, with the id to pass
+    /// as `before` for the next page (`None` when nothing older is left).
     pub async fn read_audit(
         &self,
         tenant: &Tenant,
@@ -224,27 +225,30 @@ impl App {
         mut filter: regain_store::AuditFilter,
         before: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<regain_store::AuditRow>, AppError> {
+    ) -> Result<(Vec<regain_store::AuditRow>, Option<i64>), AppError> {
         filter.tenant_id = tenant.id;
         let limit = limit.clamp(1, 500);
         let mut before = before.unwrap_or(i64::MAX);
         let mut out = Vec::new();
-        // Pages are filtered by rights after reading; bounded so a reader
-        // with few visible events cannot make one request scan everything.
+        // Rows are filtered by rights after reading; one request scans at
+        // most 20 batches and then hands back where it stopped.
         for _ in 0..20 {
             let batch = self.store.find_audit_events(&filter, before, 200).await?;
-            let Some(last) = batch.last() else { break };
-            before = last.id;
+            let exhausted = batch.len() < 200;
             for row in batch {
-                if out.len() as i64 >= limit {
-                    return Ok(out);
-                }
+                before = row.id;
                 if self.may_read(tenant, actor, &row).await? {
                     out.push(row);
+                    if out.len() as i64 >= limit {
+                        return Ok((out, Some(before)));
+                    }
                 }
             }
+            if exhausted {
+                return Ok((out, None));
+            }
         }
-        Ok(out)
+        Ok((out, Some(before)))
     }
 
     async fn may_read(
@@ -286,8 +290,9 @@ impl App {
         Ok((resolved, account.policy_override))
     }
 
-    /// Replaces `id`'s subtree override (audited); the actor must be the
-    /// account or manage it, with a recent password.
+    /// Replaces `id`'s subtree override (audited); the actor must manage
+    /// the account (not be it: nobody loosens the rules set above them),
+    /// with a recent password.
     pub async fn put_subtree_policy(
         &self,
         tenant: &Tenant,
@@ -295,9 +300,7 @@ impl App {
         id: i64,
         policy_override: Option<PolicyOverride>,
     ) -> Result<Resolved, AppError> {
-        let account = self
-            .target(tenant, actor, id, Reach::SelfOrManaged, true)
-            .await?;
+        let account = self.target(tenant, actor, id, Reach::Managed, true).await?;
         self.set_policy_override_by(tenant, &account, policy_override, &actor.name())
             .await?;
         let account = self

@@ -135,6 +135,14 @@ impl App {
         }
         let (value, key, _) = parse(kind, &pending.value)?;
         let code = code.trim();
+        // Counted before the comparison, so parallel guesses cannot exceed it.
+        let tries_key = format!("contact:verify:{}:{}", account.id, kind.as_str());
+        let rule = regain_store::ThrottleRule {
+            max_attempts: u32::try_from(MAX_TRIES).unwrap_or(5),
+            window_secs: CODE_SECS,
+            lock_secs: CODE_SECS,
+        };
+        self.count_attempts(&[(&tries_key, rule)]).await?;
         let id_text = account.id.to_string();
         let parts: [&[u8]; 5] = [
             b"contact",

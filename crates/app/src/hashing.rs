@@ -78,8 +78,6 @@ struct Inner {
     /// same as a real check.
     dummy_hash: String,
     workers: usize,
-    /// Jobs submitted and not yet picked up by a thread.
-    queued: std::sync::atomic::AtomicUsize,
 }
 
 impl Hasher {
@@ -104,7 +102,6 @@ impl Hasher {
             params,
             dummy_hash,
             workers,
-            queued: std::sync::atomic::AtomicUsize::new(0),
         });
         for n in 0..workers {
             let rx = Arc::clone(&rx);
@@ -167,25 +164,15 @@ impl Hasher {
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        let depth = self
-            .inner
-            .queued
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        metrics::gauge!("regain_hashing_queue_depth").set(depth as f64);
         self.jobs
             .try_send(Queued(job, std::time::Instant::now()))
-            .map_err(|e| {
-                self.inner
-                    .queued
-                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                match e {
-                    TrySendError::Full(_) => HashError::Busy,
-                    TrySendError::Disconnected(_) => {
-                        HashError::Failed("hashing pool stopped".into())
-                    }
-                }
-            })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => HashError::Busy,
+                TrySendError::Disconnected(_) => HashError::Failed("hashing pool stopped".into()),
+            })?;
+        // Up when queued, down when a thread picks it: exact whatever the order.
+        metrics::gauge!("regain_hashing_queue_depth").increment(1.0);
+        Ok(())
     }
 }
 
@@ -210,11 +197,7 @@ fn worker(rx: &Mutex<Receiver<Queued>>, inner: &Inner) {
             let Ok(guard) = rx.lock() else { return };
             match guard.recv() {
                 Ok(Queued(job, queued_at)) => {
-                    let depth = inner
-                        .queued
-                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
-                        .saturating_sub(1);
-                    metrics::gauge!("regain_hashing_queue_depth").set(depth as f64);
+                    metrics::gauge!("regain_hashing_queue_depth").decrement(1.0);
                     metrics::histogram!("regain_hashing_wait_seconds")
                         .record(queued_at.elapsed().as_secs_f64());
                     job

@@ -24,6 +24,15 @@ pub fn install() -> Option<PrometheusHandle> {
                 .ok()?;
             let handle = builder.install_recorder().ok()?;
             describe();
+            // Histograms accumulate samples until upkeep folds them in;
+            // without a scraper that would grow without bound.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                });
             Some(handle)
         })
         .clone()

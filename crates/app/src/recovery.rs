@@ -493,9 +493,12 @@ impl App {
         };
         let now = self.clock.now();
         match self.store.throttle_attempt(key, rule, now).await? {
-            Some(until) => Err(AppError::DestinationLimit {
-                retry_after: now.secs_until(until).max(1),
-            }),
+            Some(until) => {
+                crate::metrics::rate_limited(key);
+                Err(AppError::DestinationLimit {
+                    retry_after: now.secs_until(until).max(1),
+                })
+            }
             None => Ok(()),
         }
     }

@@ -265,8 +265,9 @@ impl FromRequestParts<App> for PathKind {
     }
 }
 
-/// An active session if the request carries a token; no token is `None`,
-/// a bad token is still an error.
+/// A session if the request carries a valid one (even one that must change
+/// its password); anything else is `None`, for endpoints that are public
+/// unless they are asked about an account.
 pub(crate) struct MaybeSession(pub Option<AnySession>);
 
 impl FromRequestParts<App> for MaybeSession {
@@ -276,7 +277,8 @@ impl FromRequestParts<App> for MaybeSession {
         if session_token(parts).is_none() {
             return Ok(MaybeSession(None));
         }
-        let ActiveSession(s) = ActiveSession::from_request_parts(parts, app).await?;
-        Ok(MaybeSession(Some(s)))
+        Ok(MaybeSession(
+            AnySession::from_request_parts(parts, app).await.ok(),
+        ))
     }
 }

@@ -196,11 +196,20 @@ impl Store {
             verified_column,
         )
         .await?;
-        sqlx::query("DELETE FROM contact_verifications WHERE account_id = $1 AND kind = $2")
-            .bind(account_id)
-            .bind(kind.as_str())
-            .execute(&mut *tx)
-            .await?;
+        // Binding consumes the pending verification of exactly this value,
+        // so a code cannot bind after its pending row was dropped.
+        let pending = sqlx::query(
+            "DELETE FROM contact_verifications WHERE account_id = $1 AND kind = $2 AND (value = $3 OR $4 = 0)",
+        )
+        .bind(account_id)
+        .bind(kind.as_str())
+        .bind(value.map_or("", |(v, _)| v))
+        .bind(i64::from(value.is_some()))
+        .execute(&mut *tx)
+        .await?;
+        if value.is_some() && pending.rows_affected() != 1 {
+            return Err(StoreError::NotFound("pending contact"));
+        }
         for m in notices {
             enqueue(&mut tx, m, now).await?;
         }

@@ -135,6 +135,7 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
                 password,
                 must_change_password: args.must_change_password,
                 locale: args.locale,
+                contacts_verified: true,
             };
             let account = app.create_account(&tenant, spec).await.map_err(explain)?;
             println!("created {} (id {})", account.qualified_name, account.id);

@@ -34,7 +34,11 @@ pub async fn backup(config: Config, path: &Path) -> anyhow::Result<()> {
         "{} exists already; choose a new file",
         path.display()
     );
-    let store = runtime::open_store(&config).await?;
+    // No migration here: a newer binary must not change the schema under
+    // an older running server.
+    let store = Store::connect(&config.effective_database_url(), 1)
+        .await
+        .context("connecting to the database")?;
     if store.backend() != Backend::Sqlite {
         anyhow::bail!(
             "this database is PostgreSQL: back it up with pg_dump, and keep the secret key file with it"
@@ -47,6 +51,12 @@ pub async fn backup(config: Config, path: &Path) -> anyhow::Result<()> {
         .backup_sqlite(target)
         .await
         .context("writing the snapshot")?;
+    // It holds password hashes and contacts: owner-only, like the database.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
     println!("backup written to {}", path.display());
     println!(
         "keep the secret key ({}) with it: without the key, codes and tokens in the backup cannot be checked",
@@ -58,8 +68,9 @@ pub async fn backup(config: Config, path: &Path) -> anyhow::Result<()> {
 pub async fn restore(config: Config, path: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(path.is_file(), "{} is not a backup file", path.display());
     anyhow::ensure!(
-        config.database_url.is_empty() || config.database_url.starts_with("sqlite:"),
-        "restore works for the embedded SQLite database; use pg_restore for PostgreSQL"
+        config.database_url.is_empty(),
+        "restore works for the embedded SQLite database in the data folder; \
+         for PostgreSQL use pg_restore, for another SQLite file copy it while the server is stopped"
     );
     runtime::create_private_dir(&config.data_dir)?;
     // Refuse while a server uses this data folder.

@@ -174,6 +174,7 @@ pub async fn run(app: App, args: DemoArgs) -> anyhow::Result<()> {
             password: Some(password.clone()),
             must_change_password: demo.must_change,
             locale: None,
+            contacts_verified: true,
         };
         let account = app.create_account(&tenant, spec).await.map_err(explain)?;
         if demo.name == "acme/mail" {

@@ -9,8 +9,13 @@ use crate::runtime;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     runtime::create_private_dir(&config.data_dir)?;
-    // Held for the process's life: `regain restore` refuses while it is.
-    let _lock = super::backup::lock_data_dir(&config)?;
+    // Held for the process's life on the embedded database: `regain
+    // restore` refuses while it is. (PostgreSQL servers may share a folder.)
+    let _lock = if config.database_url.is_empty() {
+        Some(super::backup::lock_data_dir(&config)?)
+    } else {
+        None
+    };
     let app = runtime::open_app(config).await?;
     let store = app.store.clone();
     let listener = TcpListener::bind(listen)

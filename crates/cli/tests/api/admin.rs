@@ -226,7 +226,7 @@ backend_tests! {
         let mut cases = Vec::new();
         // Each actor against self, child, grandchild, parent, peer admin, other tree.
         for action in ["reset", "disable", "role", "policy", "show", "bind"] {
-            let own = if matches!(action, "policy" | "show" | "bind") { 200 } else { 403 };
+            let own = if matches!(action, "show" | "bind") { 200 } else { 403 };
             cases.extend([
                 case("acme", "acme", action, own),
                 case("acme", "acme/bob", action, 200),

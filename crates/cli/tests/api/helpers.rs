@@ -279,6 +279,7 @@ impl TestApp {
             password: Some(Password::parse(PASSWORD.into()).unwrap()),
             must_change_password: false,
             locale: None,
+            contacts_verified: true,
         };
         self.app.create_account(&self.tenant, spec).await.unwrap()
     }
@@ -307,6 +308,7 @@ impl TestApp {
             password: Some(Password::parse(PASSWORD.into()).unwrap()),
             must_change_password: must_change,
             locale: None,
+            contacts_verified: true,
         };
         self.app.create_account(tenant, spec).await.unwrap()
     }

@@ -80,7 +80,8 @@ backend_tests! {
         let t = TestApp::spawn(backend).await;
         let res = t.http.get(t.url("/metrics")).send().await.unwrap();
         assert_eq!(res.status(), 404);
+        t.http.get(t.url("/healthz")).send().await.unwrap();
         let text = scrape(&t).await;
-        assert!(text.contains("# TYPE") || text.is_empty());
+        assert!(value(&text, "regain_http_requests_total", &[("route", "/healthz"), ("status", "2xx")]) >= 1.0);
     }
 }

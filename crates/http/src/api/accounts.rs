@@ -191,10 +191,10 @@ pub(crate) struct CreateAccountRequest {
     /// Human name.
     #[serde(default)]
     display_name: Option<String>,
-    /// Email, bound as verified (the administrator vouches for it).
+    /// Email, bound unverified until its code is entered (`…/contacts`).
     #[serde(default)]
     email: Option<String>,
-    /// Phone (E.164), bound as verified.
+    /// Phone (E.164), bound unverified until its code is entered.
     #[serde(default)]
     phone: Option<String>,
     /// Initial password; it must meet the policy in force.
@@ -251,6 +251,9 @@ async fn create_account(
         password,
         must_change_password: req.must_change_password,
         locale: req.locale,
+        // The administrator's word is not proof of control: the contacts
+        // become verified through their codes (`…/contacts`).
+        contacts_verified: false,
     };
     let account = app
         .create_sub_account(

@@ -93,12 +93,9 @@ async fn list_audit(
         since: q.since.map(regain_domain::clock::Timestamp),
         until: q.until.map(regain_domain::clock::Timestamp),
     };
-    let rows = app
+    let (rows, next_before) = app
         .read_audit(&s.tenant, &Actor::Account(&s.auth), filter, q.before, limit)
         .await?;
-    let next_before = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
     Ok(Json(AuditPage {
         events: rows
             .into_iter()
