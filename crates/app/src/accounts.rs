@@ -246,6 +246,22 @@ impl App {
             .policy
             .validate()
             .map_err(invalid_policy)?;
+        // Every deeper override must still give a policy someone can meet.
+        for below in self.store.overrides_below(account).await? {
+            let mut chain = self.store.lineage(&below).await?;
+            if let Some(changed) = chain.iter_mut().find(|a| a.id == account.id) {
+                changed.policy_override = policy_override.clone();
+            }
+            if let Err(e) = resolve_for(&tenant.policy, &chain).policy.validate() {
+                return Err(AppError::Invalid {
+                    code: "invalid_policy",
+                    message: format!(
+                        "{e} for {} (its own override conflicts)",
+                        below.qualified_name
+                    ),
+                });
+            }
+        }
         self.store
             .set_policy_override(account.id, policy_override.as_ref())
             .await?;

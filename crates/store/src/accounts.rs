@@ -394,6 +394,18 @@ impl Store {
         rows.iter().map(account_from_row).collect()
     }
 
+    /// The accounts below `account` that carry their own policy override.
+    pub async fn overrides_below(&self, account: &Account) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND path LIKE $2 AND policy_override IS NOT NULL"
+        ))
+        .bind(account.tenant_id)
+        .bind(format!("{}/%", AccountNode::format_path(&account.path)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
     /// Sets a new password in one transaction: the hash, the history entry
     /// (trimmed to `keep_history`), the must-change flag, and the revocation
     /// of every session of the account except `keep_session` (a token hash).

@@ -110,6 +110,15 @@ backend_tests! {
         assert_eq!(t.app.set_tenant_policy(&t.tenant, &policy).await.unwrap_err().code(), "invalid_policy");
         let stored = t.app.store.account(t.tenant.id, mail.id).await.unwrap().unwrap();
         assert!(stored.policy_override.is_none(), "nothing was stored");
+
+        // A parent cannot make a deeper override impossible to meet.
+        let dave = t.account("acme/mail/dave", None, None).await;
+        let child = regain_domain::policy::overrides::PolicyOverride { min_length: Some(12), ..Default::default() };
+        t.app.set_policy_override(&t.tenant, &dave, Some(child)).await.unwrap();
+        let parent = regain_domain::policy::overrides::PolicyOverride { max_length: Some(10), ..Default::default() };
+        let err = t.app.set_policy_override(&t.tenant, &mail, Some(parent)).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_policy");
+        assert!(err.to_string().contains("acme/mail/dave"), "{err}");
     }
 
     async fn an_expired_password_must_be_changed(backend: Backend) {
