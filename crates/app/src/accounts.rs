@@ -262,9 +262,6 @@ impl App {
                 });
             }
         }
-        self.store
-            .set_policy_override(account.id, policy_override.as_ref())
-            .await?;
         let event = AuditEvent::new(
             Some(tenant.id),
             "policy.set",
@@ -273,7 +270,15 @@ impl App {
             "-",
             "success",
         );
-        Ok(self.store.audit(&event, self.clock.now()).await?)
+        Ok(self
+            .store
+            .set_policy_override_audited(
+                account.id,
+                policy_override.as_ref(),
+                &event,
+                self.clock.now(),
+            )
+            .await?)
     }
 
     /// Every violation of `password` for `account`, history included.

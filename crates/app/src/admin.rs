@@ -189,16 +189,6 @@ impl App {
         client: Option<&Client>,
     ) -> Result<Account, AppError> {
         let target = self.managed_account(tenant, actor, id).await?;
-        self.store
-            .set_role(target.id, role)
-            .await
-            .map_err(|e| match e {
-                regain_store::StoreError::NotFound(_) => AppError::Invalid {
-                    code: "not_a_sub_account",
-                    message: "only sub-accounts have a role".into(),
-                },
-                other => other.into(),
-            })?;
         let mut event = AuditEvent::new(
             Some(tenant.id),
             "account.role",
@@ -208,7 +198,16 @@ impl App {
             "success",
         );
         event.detail = serde_json::json!({ "role": role.as_str() }).to_string();
-        self.store.audit(&event, self.clock.now()).await?;
+        self.store
+            .set_role_audited(target.id, role, &event, self.clock.now())
+            .await
+            .map_err(|e| match e {
+                regain_store::StoreError::NotFound(_) => AppError::Invalid {
+                    code: "not_a_sub_account",
+                    message: "only sub-accounts have a role".into(),
+                },
+                other => other.into(),
+            })?;
         Ok(Account {
             position: regain_domain::account::Position::Sub(role),
             ..target
@@ -472,7 +471,6 @@ impl App {
     ) -> Result<Account, AppError> {
         let target = self.managed_account(tenant, actor, target_id).await?;
         let now = self.clock.now();
-        self.store.set_disabled(target.id, disabled, now).await?;
         let action = if disabled {
             "account.disable"
         } else {
@@ -486,7 +484,9 @@ impl App {
             &actor.ip(client),
             "success",
         );
-        self.store.audit(&event, now).await?;
+        self.store
+            .set_disabled_audited(target.id, disabled, &event, now)
+            .await?;
         Ok(Account { disabled, ..target })
     }
 }

@@ -482,32 +482,47 @@ impl Store {
         account_id: i64,
         policy_override: Option<&PolicyOverride>,
     ) -> Result<(), StoreError> {
-        let value = policy_override
-            .filter(|o| !o.is_empty())
-            .map(to_json)
-            .transpose()?;
-        let done = sqlx::query("UPDATE accounts SET policy_override = $1 WHERE id = $2")
-            .bind(value)
-            .bind(account_id)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
+        let mut tx = self.begin().await?;
+        policy_override_in(&mut tx, account_id, policy_override).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Store::set_policy_override`] and its audit event, in one transaction.
+    pub async fn set_policy_override_audited(
+        &self,
+        account_id: i64,
+        policy_override: Option<&PolicyOverride>,
+        event: &crate::AuditEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        policy_override_in(&mut tx, account_id, policy_override).await?;
+        crate::audit::append(&mut tx, self.backend, event, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Changes a sub-account's role; refuses roots.
     pub async fn set_role(&self, account_id: i64, role: Role) -> Result<(), StoreError> {
-        let done =
-            sqlx::query("UPDATE accounts SET role = $1 WHERE id = $2 AND parent_id IS NOT NULL")
-                .bind(role.as_str())
-                .bind(account_id)
-                .execute(&self.pool)
-                .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("sub-account"));
-        }
+        let mut tx = self.begin().await?;
+        role_in(&mut tx, account_id, role).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Store::set_role`] and its audit event, in one transaction.
+    pub async fn set_role_audited(
+        &self,
+        account_id: i64,
+        role: Role,
+        event: &crate::AuditEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        role_in(&mut tx, account_id, role).await?;
+        crate::audit::append(&mut tx, self.backend, event, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -519,26 +534,87 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
-            .bind(i64::from(disabled))
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        if disabled {
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now.0)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        disabled_in(&mut tx, account_id, disabled, now).await?;
         tx.commit().await?;
         Ok(())
     }
+
+    /// [`Store::set_disabled`] and its audit event, in one transaction.
+    pub async fn set_disabled_audited(
+        &self,
+        account_id: i64,
+        disabled: bool,
+        event: &crate::AuditEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        disabled_in(&mut tx, account_id, disabled, now).await?;
+        crate::audit::append(&mut tx, self.backend, event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn policy_override_in(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    policy_override: Option<&PolicyOverride>,
+) -> Result<(), StoreError> {
+    let value = policy_override
+        .filter(|o| !o.is_empty())
+        .map(to_json)
+        .transpose()?;
+    let done = sqlx::query("UPDATE accounts SET policy_override = $1 WHERE id = $2")
+        .bind(value)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("account"));
+    }
+    Ok(())
+}
+
+async fn role_in(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    role: Role,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE accounts SET role = $1 WHERE id = $2 AND parent_id IS NOT NULL")
+        .bind(role.as_str())
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("sub-account"));
+    }
+    Ok(())
+}
+
+async fn disabled_in(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    disabled: bool,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
+        .bind(i64::from(disabled))
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("account"));
+    }
+    if disabled {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Sets a new password inside the caller's transaction: the hash, the
