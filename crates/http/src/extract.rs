@@ -117,6 +117,20 @@ impl FromRequestParts<App> for ClientInfo {
     }
 }
 
+/// One named segment of the URL path (empty when the route has none).
+async fn path_param(parts: &mut Parts, app: &App, name: &str) -> Result<String, ApiError> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                "the URL path is malformed",
+            )
+        })?;
+    Ok(params.get(name).cloned().unwrap_or_default())
+}
+
 /// The tenant named by the `{tenant}` path segment.
 pub(crate) struct CurrentTenant(pub Tenant);
 
@@ -124,17 +138,8 @@ impl FromRequestParts<App> for CurrentTenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_path",
-                    "the URL path is malformed",
-                )
-            })?;
-        let slug = params.get("tenant").map(String::as_str).unwrap_or_default();
-        Ok(CurrentTenant(app.tenant(slug).await?))
+        let slug = path_param(parts, app, "tenant").await?;
+        Ok(CurrentTenant(app.tenant(&slug).await?))
     }
 }
 
@@ -208,16 +213,7 @@ impl FromRequestParts<App> for FlowId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_path",
-                    "the URL path is malformed",
-                )
-            })?;
-        Ok(FlowId(params.get("flow_id").cloned().unwrap_or_default()))
+        Ok(FlowId(path_param(parts, app, "flow_id").await?))
     }
 }
 
@@ -228,18 +224,10 @@ impl FromRequestParts<App> for AccountId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_path",
-                    "the URL path is malformed",
-                )
-            })?;
-        params
-            .get("id")
-            .and_then(|v| v.parse().ok())
+        path_param(parts, app, "id")
+            .await?
+            .parse()
+            .ok()
             .map(AccountId)
             .ok_or_else(|| ApiError::from(AppError::account_not_found()))
     }
@@ -252,16 +240,7 @@ impl FromRequestParts<App> for PathKind {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_path",
-                    "the URL path is malformed",
-                )
-            })?;
-        Ok(PathKind(params.get("kind").cloned().unwrap_or_default()))
+        Ok(PathKind(path_param(parts, app, "kind").await?))
     }
 }
 

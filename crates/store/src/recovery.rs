@@ -102,33 +102,8 @@ pub struct CompletedReset {
 impl Store {
     /// Records a new flow.
     pub async fn create_flow(&self, r: &FlowRecord) -> Result<(), StoreError> {
-        let f = &r.flow;
-        sqlx::query(&format!(
-            "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        ))
-        .bind(r.id_hash.as_str())
-        .bind(r.tenant_id)
-        .bind(r.account_id)
-        .bind(r.contact.as_deref())
-        .bind(i64::from(f.decoy))
-        .bind(to_json(&f.offers)?)
-        .bind(f.state.as_str())
-        .bind(f.method.map(Method::as_str))
-        .bind(f.destination.as_deref())
-        .bind(r.code_hmac.as_deref())
-        .bind(f.code_expires_at.map(|t| t.0))
-        .bind(i64::from(f.wrong_tries))
-        .bind(i64::from(f.messages_sent))
-        .bind(f.last_sent_at.map(|t| t.0))
-        .bind(r.last_message_id)
-        .bind(r.reset_token_hash.as_deref())
-        .bind(f.reset_expires_at.map(|t| t.0))
-        .bind(r.version)
-        .bind(r.created_at.0)
-        .bind(f.expires_at.0)
-        .execute(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        insert_flow(&mut conn, r, r.last_message_id).await?;
         Ok(())
     }
 
@@ -216,33 +191,7 @@ impl Store {
         for m in messages {
             last = Some(enqueue(&mut tx, m, now).await?);
         }
-        let f = &r.flow;
-        sqlx::query(&format!(
-            "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        ))
-        .bind(r.id_hash.as_str())
-        .bind(r.tenant_id)
-        .bind(r.account_id)
-        .bind(r.contact.as_deref())
-        .bind(i64::from(f.decoy))
-        .bind(to_json(&f.offers)?)
-        .bind(f.state.as_str())
-        .bind(f.method.map(Method::as_str))
-        .bind(f.destination.as_deref())
-        .bind(r.code_hmac.as_deref())
-        .bind(f.code_expires_at.map(|t| t.0))
-        .bind(i64::from(f.wrong_tries))
-        .bind(i64::from(f.messages_sent))
-        .bind(f.last_sent_at.map(|t| t.0))
-        .bind(last)
-        .bind(r.reset_token_hash.as_deref())
-        .bind(f.reset_expires_at.map(|t| t.0))
-        .bind(r.version)
-        .bind(r.created_at.0)
-        .bind(f.expires_at.0)
-        .execute(&mut *tx)
-        .await?;
+        insert_flow(&mut tx, r, last).await?;
         audit::append(&mut tx, self.backend, audit_event, now).await?;
         tx.commit().await?;
         Ok(())
@@ -324,4 +273,40 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Inserts `r` on `conn`, with `last_message_id` as its last message.
+async fn insert_flow(
+    conn: &mut sqlx::AnyConnection,
+    r: &FlowRecord,
+    last_message_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let f = &r.flow;
+    sqlx::query(&format!(
+        "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    ))
+    .bind(r.id_hash.as_str())
+    .bind(r.tenant_id)
+    .bind(r.account_id)
+    .bind(r.contact.as_deref())
+    .bind(i64::from(f.decoy))
+    .bind(to_json(&f.offers)?)
+    .bind(f.state.as_str())
+    .bind(f.method.map(Method::as_str))
+    .bind(f.destination.as_deref())
+    .bind(r.code_hmac.as_deref())
+    .bind(f.code_expires_at.map(|t| t.0))
+    .bind(i64::from(f.wrong_tries))
+    .bind(i64::from(f.messages_sent))
+    .bind(f.last_sent_at.map(|t| t.0))
+    .bind(last_message_id)
+    .bind(r.reset_token_hash.as_deref())
+    .bind(f.reset_expires_at.map(|t| t.0))
+    .bind(r.version)
+    .bind(r.created_at.0)
+    .bind(f.expires_at.0)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
