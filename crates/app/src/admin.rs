@@ -352,7 +352,19 @@ impl App {
     ) -> Result<ResetOutcome, AppError> {
         let target = self.managed_account(tenant, actor, target_id).await?;
         let now = self.clock.now();
-        let subject = format!("account:{}", target.id);
+        let mut event = AuditEvent::new(
+            Some(tenant.id),
+            "password.admin_reset",
+            &actor.name(),
+            &format!("account:{}", target.id),
+            &actor.ip(client),
+            "success",
+        );
+        event.detail = match mode {
+            ResetMode::Temporary(_) => r#"{"mode":"temporary"}"#,
+            ResetMode::Link => r#"{"mode":"link"}"#,
+        }
+        .into();
         match mode {
             ResetMode::Temporary(given) => {
                 let policy = self.effective_policy(tenant, &target).await?.policy;
@@ -374,15 +386,6 @@ impl App {
                         account: target.qualified_name.clone(),
                     },
                 )?;
-                let mut event = AuditEvent::new(
-                    Some(tenant.id),
-                    "password.admin_reset",
-                    &actor.name(),
-                    &subject,
-                    &actor.ip(client),
-                    "success",
-                );
-                event.detail = r#"{"mode":"temporary"}"#.into();
                 self.store
                     .set_password_by_admin(
                         target.id,
@@ -441,15 +444,6 @@ impl App {
                     version: 0,
                     created_at: now,
                 };
-                let mut event = AuditEvent::new(
-                    Some(tenant.id),
-                    "password.admin_reset",
-                    &actor.name(),
-                    &subject,
-                    &actor.ip(client),
-                    "success",
-                );
-                event.detail = r#"{"mode":"link"}"#.into();
                 self.store
                     .issue_reset_link(&record, target.id, &messages, &event, now)
                     .await?;

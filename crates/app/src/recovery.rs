@@ -117,6 +117,17 @@ impl App {
         format!("recovery:ip:{}:{}", tenant.id, client.throttle_address())
     }
 
+    /// Counts one recovery request against the client address's budget.
+    async fn count_recovery_request(
+        &self,
+        tenant: &Tenant,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        let rule = rule(tenant.settings.recovery.requests_per_ip);
+        self.count_attempts(&[(&self.recovery_ip_key(tenant, client), rule)])
+            .await
+    }
+
     /// Starts a recovery for `identifier`, behind the CAPTCHA.
     pub async fn start_recovery(
         &self,
@@ -357,11 +368,7 @@ impl App {
         client: &Client,
     ) -> Result<Status, AppError> {
         let s = &tenant.settings.recovery;
-        self.count_attempts(&[(
-            &self.recovery_ip_key(tenant, client),
-            rule(s.requests_per_ip),
-        )])
-        .await?;
+        self.count_recovery_request(tenant, client).await?;
         let mut r = self.load_flow(tenant, flow_id).await?;
         let now = self.clock.now();
         let outcome = r.flow.challenge(method, contact, now, s);
@@ -408,11 +415,7 @@ impl App {
         client: &Client,
     ) -> Result<Status, AppError> {
         let s = &tenant.settings.recovery;
-        self.count_attempts(&[(
-            &self.recovery_ip_key(tenant, client),
-            rule(s.requests_per_ip),
-        )])
-        .await?;
+        self.count_recovery_request(tenant, client).await?;
         let mut r = self.load_flow(tenant, flow_id).await?;
         let now = self.clock.now();
         let outcome = r.flow.resend(now, s);
@@ -543,11 +546,7 @@ impl App {
         client: &Client,
     ) -> Result<Verified, AppError> {
         let s = &tenant.settings.recovery;
-        self.count_attempts(&[(
-            &self.recovery_ip_key(tenant, client),
-            rule(s.requests_per_ip),
-        )])
-        .await?;
+        self.count_recovery_request(tenant, client).await?;
         let mut r = self.load_flow(tenant, flow_id).await?;
         let now = self.clock.now();
         let code = code.trim();
