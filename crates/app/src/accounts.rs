@@ -97,19 +97,7 @@ impl App {
         let username = Username::parse(&spec.username)?;
         let email = spec.email.as_deref().map(Email::parse).transpose()?;
         let phone = spec.phone.as_deref().map(Phone::parse).transpose()?;
-        let display_name = spec
-            .display_name
-            .map(|d| d.trim().to_string())
-            .filter(|d| !d.is_empty());
-        if display_name
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > 200 || d.chars().any(char::is_control))
-        {
-            return Err(AppError::Invalid {
-                code: "invalid_display_name",
-                message: "a display name is at most 200 printable characters".into(),
-            });
-        }
+        let display_name = parse_display_name(spec.display_name)?;
         let (placement, lineage) = match (&spec.parent, spec.kind, spec.role) {
             (None, Some(kind), None) => (Placement::Root(kind), Vec::new()),
             (Some(parent), None, Some(role)) => {
@@ -167,16 +155,7 @@ impl App {
             phone,
             password_hash,
             must_change_password: spec.must_change_password,
-            locale: match spec.locale.as_deref() {
-                None => "en".to_string(),
-                Some(tag) => regain_delivery::templates::Locale::from_tag(tag)
-                    .ok_or_else(|| AppError::Invalid {
-                        code: "invalid_locale",
-                        message: "the locale must be en or zh-CN".into(),
-                    })?
-                    .tag()
-                    .to_string(),
-            },
+            locale: parse_locale(spec.locale.as_deref())?,
         };
         Ok(self
             .store
@@ -319,4 +298,32 @@ fn resolve_for(base: &PasswordPolicy, lineage: &[Account]) -> Resolved {
         .filter_map(|a| a.policy_override.clone().map(|o| (a.id, o)))
         .collect();
     resolve(base, &overrides)
+}
+
+/// A display name: trimmed, at most 200 printable characters; blank is none.
+pub(crate) fn parse_display_name(raw: Option<String>) -> Result<Option<String>, AppError> {
+    let name = raw.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+    if name
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 200 || d.chars().any(char::is_control))
+    {
+        return Err(AppError::Invalid {
+            code: "invalid_display_name",
+            message: "a display name is at most 200 printable characters".into(),
+        });
+    }
+    Ok(name)
+}
+
+/// The stored tag of a message language; none means English.
+pub(crate) fn parse_locale(tag: Option<&str>) -> Result<String, AppError> {
+    match tag {
+        None => Ok("en".to_string()),
+        Some(tag) => regain_delivery::templates::Locale::from_tag(tag)
+            .map(|l| l.tag().to_string())
+            .ok_or_else(|| AppError::Invalid {
+                code: "invalid_locale",
+                message: "the locale must be en or zh-CN".into(),
+            }),
+    }
 }

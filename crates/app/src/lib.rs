@@ -12,6 +12,7 @@ pub mod config;
 pub mod contacts;
 pub mod error;
 pub mod hashing;
+pub mod import;
 pub mod keys;
 mod messages;
 pub mod metrics;

@@ -76,7 +76,7 @@ impl Account {
 }
 
 /// Where a new account goes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Placement {
     /// A new root account of this kind.
     Root(AccountKind),
@@ -84,6 +84,14 @@ pub enum Placement {
     Sub {
         /// The parent account.
         parent_id: i64,
+        /// Role in the parent.
+        role: Role,
+    },
+    /// A sub-account under the account of this qualified name, which may
+    /// have been created earlier in the same transaction (bulk import).
+    SubNamed {
+        /// The parent's qualified name.
+        parent: String,
         /// Role in the parent.
         role: Role,
     },
@@ -116,7 +124,8 @@ pub struct NewAccount {
     pub locale: String,
 }
 
-const COLUMNS: &str = "id, tenant_id, parent_id, path, username, qualified_name, kind, role, \
+pub(crate) const COLUMNS: &str =
+    "id, tenant_id, parent_id, path, username, qualified_name, kind, role, \
     display_name, email, email_verified, phone, phone_verified, password_hash, \
     must_change_password, password_changed_at, disabled, policy_override, locale, created_at";
 
@@ -156,7 +165,131 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     })
 }
 
-async fn count_verified(
+/// Places `new` in the tree, checks the per-contact cap and records the
+/// initial password in the history, inside the caller's transaction.
+async fn insert_account(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewAccount,
+    max_accounts_per_contact: u32,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let (parent_id, parent_path, qualified_name, kind, role) = match &new.placement {
+        Placement::Root(kind) => (
+            None,
+            Vec::new(),
+            new.username.to_string(),
+            Some(kind.as_str()),
+            None,
+        ),
+        Placement::Sub { parent_id, role } => {
+            let row = sqlx::query(
+                "SELECT id, path, qualified_name FROM accounts WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(new.tenant_id)
+            .bind(*parent_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound("parent account"))?;
+            parent_placement(&row, &new.username, *role)?
+        }
+        Placement::SubNamed { parent, role } => {
+            let row = sqlx::query(
+                "SELECT id, path, qualified_name FROM accounts \
+                 WHERE tenant_id = $1 AND qualified_name = $2",
+            )
+            .bind(new.tenant_id)
+            .bind(parent.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound("parent account"))?;
+            parent_placement(&row, &new.username, *role)?
+        }
+    };
+    let cap = i64::from(max_accounts_per_contact);
+    if let (Some(email), true) = (&new.email, new.email_verified) {
+        if count_verified(tx, new.tenant_id, "email_key", &email.key()).await? >= cap {
+            return Err(StoreError::ContactLimit);
+        }
+    }
+    if let (Some(phone), true) = (&new.phone, new.phone_verified) {
+        if count_verified(tx, new.tenant_id, "phone", phone.as_str()).await? >= cap {
+            return Err(StoreError::ContactLimit);
+        }
+    }
+    let row = sqlx::query(
+        "INSERT INTO accounts (tenant_id, parent_id, path, username, qualified_name, kind, role, \
+         display_name, email, email_key, email_verified, phone, phone_verified, password_hash, \
+         must_change_password, password_changed_at, created_at, locale) \
+         VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+    )
+    .bind(new.tenant_id)
+    .bind(parent_id)
+    .bind(new.username.as_str())
+    .bind(qualified_name.as_str())
+    .bind(kind)
+    .bind(role)
+    .bind(new.display_name.as_deref())
+    .bind(new.email.as_ref().map(Email::as_str))
+    .bind(new.email.as_ref().map(Email::key))
+    .bind(i64::from(new.email_verified))
+    .bind(new.phone.as_ref().map(Phone::as_str))
+    .bind(i64::from(new.phone_verified))
+    .bind(new.password_hash.as_deref())
+    .bind(i64::from(new.must_change_password))
+    .bind(new.password_hash.as_ref().map(|_| now.0))
+    .bind(now.0)
+    .bind(new.locale.as_str())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(conflict_as("username"))?;
+    let id = int(&row, "id")?;
+    let mut path = parent_path;
+    path.push(id);
+    sqlx::query("UPDATE accounts SET path = $1 WHERE id = $2")
+        .bind(AccountNode::format_path(&path))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if let Some(hash) = &new.password_hash {
+        sqlx::query(
+            "INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(hash.as_str())
+        .bind(now.0)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The parent's id and path, and the new account's qualified name, kind and role.
+type ParentPlacement = (
+    Option<i64>,
+    Vec<i64>,
+    String,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+fn parent_placement(
+    row: &AnyRow,
+    username: &Username,
+    role: Role,
+) -> Result<ParentPlacement, StoreError> {
+    let path = AccountNode::parse_path(&text(row, "path")?)
+        .ok_or_else(|| StoreError::Corrupt("account path".into()))?;
+    let qualified = format!("{}/{}", text(row, "qualified_name")?, username);
+    Ok((
+        Some(int(row, "id")?),
+        path,
+        qualified,
+        None,
+        Some(role.as_str()),
+    ))
+}
+
+pub(crate) async fn count_verified(
     tx: &mut Transaction<'_, Any>,
     tenant_id: i64,
     column: &str,
@@ -187,96 +320,31 @@ impl Store {
         now: Timestamp,
     ) -> Result<Account, StoreError> {
         let mut tx = self.begin().await?;
-        if self.backend == crate::Backend::Postgres {
-            // One account creation per tenant at a time, so that the contact
-            // cap holds under concurrency (SQLite's BEGIN IMMEDIATE already
-            // serializes writers).
-            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
-                .bind(new.tenant_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        }
-        let (parent_path, qualified_name, kind, role) = match new.placement {
-            Placement::Root(kind) => (None, new.username.to_string(), Some(kind.as_str()), None),
-            Placement::Sub { parent_id, role } => {
-                let parent = sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id = $2"
-                ))
-                .bind(new.tenant_id)
-                .bind(parent_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound("parent account"))?;
-                let parent = account_from_row(&parent)?;
-                let qualified = format!("{}/{}", parent.qualified_name, new.username);
-                (Some(parent.path), qualified, None, Some(role.as_str()))
-            }
-        };
-        let cap = i64::from(max_accounts_per_contact);
-        if let (Some(email), true) = (&new.email, new.email_verified) {
-            if count_verified(&mut tx, new.tenant_id, "email_key", &email.key()).await? >= cap {
-                return Err(StoreError::ContactLimit);
-            }
-        }
-        if let (Some(phone), true) = (&new.phone, new.phone_verified) {
-            if count_verified(&mut tx, new.tenant_id, "phone", phone.as_str()).await? >= cap {
-                return Err(StoreError::ContactLimit);
-            }
-        }
-        let parent_id = match new.placement {
-            Placement::Root(_) => None,
-            Placement::Sub { parent_id, .. } => Some(parent_id),
-        };
-        let row = sqlx::query(
-            "INSERT INTO accounts (tenant_id, parent_id, path, username, qualified_name, kind, role, \
-             display_name, email, email_key, email_verified, phone, phone_verified, password_hash, \
-             must_change_password, password_changed_at, created_at, locale) \
-             VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
-        )
-        .bind(new.tenant_id)
-        .bind(parent_id)
-        .bind(new.username.as_str())
-        .bind(qualified_name.as_str())
-        .bind(kind)
-        .bind(role)
-        .bind(new.display_name.as_deref())
-        .bind(new.email.as_ref().map(Email::as_str))
-        .bind(new.email.as_ref().map(Email::key))
-        .bind(i64::from(new.email_verified))
-        .bind(new.phone.as_ref().map(Phone::as_str))
-        .bind(i64::from(new.phone_verified))
-        .bind(new.password_hash.as_deref())
-        .bind(i64::from(new.must_change_password))
-        .bind(new.password_hash.as_ref().map(|_| now.0))
-        .bind(now.0)
-        .bind(new.locale.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(conflict_as("username"))?;
-        let id = int(&row, "id")?;
-        let mut path = parent_path.unwrap_or_default();
-        path.push(id);
-        sqlx::query("UPDATE accounts SET path = $1 WHERE id = $2")
-            .bind(AccountNode::format_path(&path))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(hash) = &new.password_hash {
-            sqlx::query(
-                "INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(hash.as_str())
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
-        }
+        self.lock_account_creation(&mut tx, new.tenant_id).await?;
+        let id = insert_account(&mut tx, new, max_accounts_per_contact, now).await?;
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
         account_from_row(&row)
+    }
+
+    /// One account creation per tenant at a time, so that the contact cap
+    /// holds under concurrency (SQLite's BEGIN IMMEDIATE already serializes
+    /// writers).
+    pub(crate) async fn lock_account_creation(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        tenant_id: i64,
+    ) -> Result<(), StoreError> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(tenant_id)
+                .fetch_one(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// An account by id within a tenant.

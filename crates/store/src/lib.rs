@@ -12,6 +12,7 @@ pub mod audit;
 mod captchas;
 pub mod contacts;
 mod error;
+mod import;
 pub mod outbox;
 pub mod recovery;
 mod rows;

@@ -55,6 +55,12 @@ pub enum AccountCommand {
         /// Qualified name (root or root/sub…).
         name: String,
     },
+    /// Import accounts from another system: a CSV file with a header line,
+    /// or JSON lines (by extension, or --format). Columns: username, parent,
+    /// kind, role, display_name, email, phone, locale, password_hash (Argon2,
+    /// bcrypt or PBKDF2; upgraded to Argon2id at first login). Every row is
+    /// checked first; nothing is written unless all are valid.
+    Import(ImportArgs),
     /// Enable a disabled account.
     Enable {
         /// Tenant slug.
@@ -63,6 +69,22 @@ pub enum AccountCommand {
         /// Qualified name (root or root/sub…).
         name: String,
     },
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Tenant slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// The file to import.
+    pub file: std::path::PathBuf,
+    /// csv or jsonl; by default from the file's extension.
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    pub format: Option<String>,
+    /// Import the valid rows and list the invalid ones, instead of
+    /// importing nothing.
+    #[arg(long)]
+    pub skip_invalid: bool,
 }
 
 #[derive(Args)]
@@ -140,6 +162,7 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
             let account = app.create_account(&tenant, spec).await.map_err(explain)?;
             println!("created {} (id {})", account.qualified_name, account.id);
         }
+        AccountCommand::Import(args) => super::import::run(&app, args).await?,
         AccountCommand::List { tenant, parent } => {
             let tenant = app.tenant(&tenant).await.map_err(explain)?;
             let parent_id = match parent {

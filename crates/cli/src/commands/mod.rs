@@ -4,8 +4,10 @@ mod account;
 mod audit;
 mod backup;
 mod demo;
+mod import;
 mod password_input;
 mod policy;
+mod progress;
 mod serve;
 mod tenant;
 

@@ -251,6 +251,147 @@ backend_tests! {
         }
     }
 
+    async fn imported_foreign_hashes_log_in_and_are_upgraded_to_argon2id(backend: Backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = backend.fresh_url(dir.path()).await;
+        let data = dir.path().join("data");
+        let env = [
+            ("REGAIN_DATABASE_URL", url.as_str()),
+            ("REGAIN_DATA_DIR", data.to_str().unwrap()),
+            ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ];
+        let run = |args: &[&str]| regain(dir.path(), &env, args, "");
+        assert!(run(&["tenant", "create", "shop", "--captcha", "off"]).status.success());
+
+        // Hashes as other systems write them: bcrypt (a fresh one, and the
+        // crypt_blowfish test vector), PBKDF2 in PHC form and in passlib's
+        // form (computed by Python's hashlib).
+        let bcrypt_fresh = bcrypt::hash("Legacy-bcrypt-pass", 5).unwrap();
+        let rows = [
+            json!({"username": "acme", "kind": "enterprise", "email": "boss@acme.example"}),
+            json!({"username": "ann", "parent": "acme", "role": "admin", "password_hash": bcrypt_fresh, "locale": "zh-CN"}),
+            json!({"username": "vector", "parent": "acme", "password_hash": "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"}),
+            json!({"username": "pat", "parent": "acme/ann", "phone": "+15550100", "password_hash": "$pbkdf2-sha256$i=1000,l=32$c2FsdHNhbHRzYWx0MTIzNA$wheZis4WMGFy+7bhdev/G/YeD76DK1WUFiU5ngBGWLk"}),
+            json!({"username": "pyt", "password_hash": "$pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0MTIzNA$wheZis4WMGFy.7bhdev/G/YeD76DK1WUFiU5ngBGWLk"}),
+        ];
+        let file = dir.path().join("users.jsonl");
+        let body: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+        std::fs::write(&file, body.join("\n")).unwrap();
+        let out = run(&["account", "import", "--tenant", "shop", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("imported 5 account(s) into shop"));
+        assert!(text(&out.stderr).contains("importing: 5/5"), "plain progress off a terminal: {}", text(&out.stderr));
+        let shown = text(&run(&["account", "show", "--tenant", "shop", "acme/ann/pat"]).stdout);
+        assert!(shown.contains("+15550100 (verified)") && shown.contains("member"), "{shown}");
+
+        let (mut server, addr) = spawn_server(dir.path(), &env, &dir.path().join("serve.log"));
+        let http = reqwest::Client::new();
+        let login = |identifier: &'static str, password: &'static str| {
+            let http = http.clone();
+            let url = format!("http://{addr}/api/v1/t/shop/sessions");
+            async move {
+                http.post(url)
+                    .json(&json!({"identifier": identifier, "password": password}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        let store = regain_store::Store::connect(&url, 1).await.unwrap();
+        let tenant = store.tenant_by_slug("shop").await.unwrap().unwrap();
+        let stored = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .account_by_qualified_name(tenant.id, name)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .password_hash
+                    .unwrap()
+            }
+        };
+        for (name, password, scheme) in [
+            ("acme/ann", "Legacy-bcrypt-pass", "$2b$"),
+            ("acme/vector", "U*U", "$2a$"),
+            ("acme/ann/pat", "correct horse battery", "$pbkdf2-sha256$i="),
+            ("pyt", "correct horse battery", "$pbkdf2-sha256$1000$"),
+        ] {
+            assert!(stored(name).await.starts_with(scheme), "{name} kept its imported hash");
+            assert_eq!(login(name, "Not-the-password-1").await, 401, "{name}");
+            assert!(stored(name).await.starts_with(scheme), "a failed login upgrades nothing");
+            assert_eq!(login(name, password).await, 201, "{name} logs in with the old password");
+            let upgraded = stored(name).await;
+            assert!(upgraded.starts_with("$argon2id$v=19$"), "{name}: {upgraded}");
+            assert_eq!(login(name, password).await, 201, "{name} logs in after the upgrade");
+        }
+        // An account imported without a hash cannot log in until it recovers.
+        assert_eq!(login("acme", "anything-at-all-1").await, 401);
+        server.kill().unwrap();
+        server.wait().unwrap();
+        store.close().await;
+        let audit = text(&run(&["audit", "list", "--tenant", "shop"]).stdout);
+        assert!(audit.contains("account.import"), "{audit}");
+    }
+
+    async fn an_import_with_one_bad_row_writes_nothing_and_names_the_row(backend: Backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = backend.fresh_url(dir.path()).await;
+        let data = dir.path().join("data");
+        let env = [("REGAIN_DATABASE_URL", url.as_str()), ("REGAIN_DATA_DIR", data.to_str().unwrap())];
+        let run = |args: &[&str]| regain(dir.path(), &env, args, "");
+        assert!(run(&["tenant", "create", "shop"]).status.success());
+        assert!(regain(dir.path(), &env, &["account", "create", "--tenant", "shop", "taken"], "Already-here-pass-1\n").status.success());
+
+        let file = dir.path().join("users.csv");
+        let good = "username,parent,role,email,password_hash\n\
+                    acme,,,boss@acme.example,\n\
+                    ann,acme,admin,ann@acme.example,\"$pbkdf2-sha256$i=1000,l=32$c2FsdHNhbHRzYWx0MTIzNA$wheZis4WMGFy+7bhdev/G/YeD76DK1WUFiU5ngBGWLk\"\n";
+        std::fs::write(&file, format!("{good}bob,acme,member,not-an-email,\n")).unwrap();
+        let out = run(&["account", "import", "--tenant", "shop", file.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(err.contains("line 4: ") && err.contains("email"), "{err}");
+        assert!(!err.contains("line 2:") && !err.contains("line 3:"), "{err}");
+        assert!(err.contains("1 invalid row(s)") && err.contains("nothing was imported"), "{err}");
+        let listed = text(&run(&["account", "list", "--tenant", "shop"]).stdout);
+        assert_eq!(listed.lines().count(), 1, "only the account made before: {listed}");
+
+        // Every kind of bad row is named, each on its own line.
+        std::fs::write(
+            &file,
+            format!(
+                "{good}bob,nobody,member,,\ntaken,,,,\nann,acme,,,\ncid,acme,owner,,\ndan,acme,,,$md5$abc\nann\n"
+            ),
+        )
+        .unwrap();
+        let out = run(&["account", "import", "--tenant", "shop", file.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        for (line, what) in [
+            (4, "parent \"nobody\""),
+            (5, "already exists"),
+            (6, "earlier line"),
+            (7, "role"),
+            (8, "password_hash"),
+            (9, "fields"),
+        ] {
+            assert!(err.contains(&format!("line {line}: ")) && err.contains(what), "line {line} ({what}): {err}");
+        }
+        assert!(!err.contains("$md5$abc"), "a hash is never echoed");
+        assert_eq!(text(&run(&["account", "list", "--tenant", "shop"]).stdout).lines().count(), 1);
+
+        // --skip-invalid writes the valid rows and lists the rest.
+        let out = run(&["account", "import", "--tenant", "shop", "--skip-invalid", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("imported 2 account(s) into shop; skipped 6 invalid row(s)"));
+        assert!(text(&out.stderr).contains("skipped line 4: "));
+        let listed = text(&run(&["account", "list", "--tenant", "shop", "--parent", "acme"]).stdout);
+        assert!(listed.contains("acme/ann\tadmin"), "{listed}");
+    }
+
     async fn audit_verify_names_edited_deleted_and_reordered_rows(backend: Backend) {
         let dir = tempfile::tempdir().unwrap();
         let url = backend.fresh_url(dir.path()).await;

@@ -10,10 +10,10 @@ use regain_store::{NewAccount, NewTenant, Placement, Store, StoreError, Throttle
 
 use crate::helpers::{Backend, TestApp};
 
-fn new_account(tenant_id: i64, placement: Placement, username: &str) -> NewAccount {
+fn new_account(tenant_id: i64, placement: &Placement, username: &str) -> NewAccount {
     NewAccount {
         tenant_id,
-        placement,
+        placement: placement.clone(),
         username: Username::parse(username).unwrap(),
         display_name: None,
         email: None,
@@ -64,14 +64,14 @@ backend_tests! {
     async fn usernames_are_unique_among_siblings_only(backend: Backend) {
         let (store, tid, _dir) = store(backend).await;
         let ent = Placement::Root(AccountKind::Enterprise);
-        let a = store.create_account(&new_account(tid, ent, "a"), 5, NOW).await.unwrap();
-        let b = store.create_account(&new_account(tid, ent, "b"), 5, NOW).await.unwrap();
-        assert!(matches!(store.create_account(&new_account(tid, ent, "a"), 5, NOW).await, Err(StoreError::Conflict("username"))));
+        let a = store.create_account(&new_account(tid, &ent, "a"), 5, NOW).await.unwrap();
+        let b = store.create_account(&new_account(tid, &ent, "b"), 5, NOW).await.unwrap();
+        assert!(matches!(store.create_account(&new_account(tid, &ent, "a"), 5, NOW).await, Err(StoreError::Conflict("username"))));
         let under = |parent_id| Placement::Sub { parent_id, role: Role::Member };
-        let a_bob = store.create_account(&new_account(tid, under(a.id), "bob"), 5, NOW).await.unwrap();
-        store.create_account(&new_account(tid, under(b.id), "bob"), 5, NOW).await.unwrap();
-        assert!(matches!(store.create_account(&new_account(tid, under(a.id), "bob"), 5, NOW).await, Err(StoreError::Conflict("username"))));
-        let deep = store.create_account(&new_account(tid, under(a_bob.id), "x"), 5, NOW).await.unwrap();
+        let a_bob = store.create_account(&new_account(tid, &under(a.id), "bob"), 5, NOW).await.unwrap();
+        store.create_account(&new_account(tid, &under(b.id), "bob"), 5, NOW).await.unwrap();
+        assert!(matches!(store.create_account(&new_account(tid, &under(a.id), "bob"), 5, NOW).await, Err(StoreError::Conflict("username"))));
+        let deep = store.create_account(&new_account(tid, &under(a_bob.id), "x"), 5, NOW).await.unwrap();
         assert_eq!(deep.qualified_name, "a/bob/x");
         assert_eq!(deep.path, vec![a.id, a_bob.id, deep.id]);
         assert_eq!(deep.parent_id, Some(a_bob.id));
@@ -80,7 +80,7 @@ backend_tests! {
         let lineage: Vec<i64> = store.lineage(&deep).await.unwrap().iter().map(|x| x.id).collect();
         assert_eq!(lineage, vec![a.id, a_bob.id, deep.id]);
         assert!(matches!(
-            store.create_account(&new_account(tid, under(999_999), "orphan"), 5, NOW).await,
+            store.create_account(&new_account(tid, &under(999_999), "orphan"), 5, NOW).await,
             Err(StoreError::NotFound("parent account"))
         ));
         let roots: Vec<String> = store.list_accounts(tid, None, 0, 10).await.unwrap().into_iter().map(|x| x.qualified_name).collect();
@@ -94,8 +94,8 @@ backend_tests! {
     async fn a_conflicting_creation_changes_nothing(backend: Backend) {
         let (store, tid, _dir) = store(backend).await;
         let ent = Placement::Root(AccountKind::Enterprise);
-        let a = store.create_account(&new_account(tid, ent, "a"), 5, NOW).await.unwrap();
-        assert!(store.create_account(&new_account(tid, ent, "a"), 5, NOW).await.is_err());
+        let a = store.create_account(&new_account(tid, &ent, "a"), 5, NOW).await.unwrap();
+        assert!(store.create_account(&new_account(tid, &ent, "a"), 5, NOW).await.is_err());
         assert_eq!(store.list_accounts(tid, None, 0, 10).await.unwrap().len(), 1);
         assert_eq!(store.password_history(a.id, 24).await.unwrap(), ["hash-of-a"]);
     }
@@ -106,22 +106,22 @@ backend_tests! {
         let email = Email::parse("same@example.com").unwrap();
         let phone = Phone::parse("+8613800000001").unwrap();
         for i in 0..3 {
-            let mut n = new_account(tid, ent, &format!("p{i}"));
+            let mut n = new_account(tid, &ent, &format!("p{i}"));
             n.email = Some(email.clone());
             n.email_verified = true;
             n.phone = Some(phone.clone());
             n.phone_verified = true;
             store.create_account(&n, 3, NOW).await.unwrap();
         }
-        let mut over = new_account(tid, ent, "p3");
+        let mut over = new_account(tid, &ent, "p3");
         over.email = Some(Email::parse("SAME@example.com").unwrap());
         over.email_verified = true;
         assert!(matches!(store.create_account(&over, 3, NOW).await, Err(StoreError::ContactLimit)));
-        let mut over = new_account(tid, ent, "p4");
+        let mut over = new_account(tid, &ent, "p4");
         over.phone = Some(phone.clone());
         over.phone_verified = true;
         assert!(matches!(store.create_account(&over, 3, NOW).await, Err(StoreError::ContactLimit)));
-        let mut unverified = new_account(tid, ent, "p5");
+        let mut unverified = new_account(tid, &ent, "p5");
         unverified.email = Some(email.clone());
         store.create_account(&unverified, 3, NOW).await.unwrap();
         assert_eq!(store.accounts_by_verified_email(tid, &email, 10).await.unwrap().len(), 3);
@@ -136,7 +136,7 @@ backend_tests! {
             let store = store.clone();
             let email = email.clone();
             tasks.push(tokio::spawn(async move {
-                let mut n = new_account(tid, Placement::Root(AccountKind::Individual), &format!("r{i}"));
+                let mut n = new_account(tid, &Placement::Root(AccountKind::Individual), &format!("r{i}"));
                 n.email = Some(email);
                 n.email_verified = true;
                 store.create_account(&n, 3, NOW).await
@@ -157,7 +157,7 @@ backend_tests! {
     async fn setting_a_password_is_one_transaction_with_history_and_revocation(backend: Backend) {
         let (store, tid, _dir) = store(backend).await;
         let a = store
-            .create_account(&new_account(tid, Placement::Root(AccountKind::Enterprise), "a"), 5, NOW)
+            .create_account(&new_account(tid, &Placement::Root(AccountKind::Enterprise), "a"), 5, NOW)
             .await
             .unwrap();
         for token in ["s1", "s2"] {

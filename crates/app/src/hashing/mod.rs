@@ -24,6 +24,8 @@ use tokio::sync::oneshot;
 
 use crate::config::{Argon2Config, HashingConfig};
 
+pub mod foreign;
+
 /// Why a hash could not be computed or checked.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -222,10 +224,9 @@ fn worker(rx: &Mutex<Receiver<Queued>>, inner: &Inner) {
                 hashes,
                 reply,
             } => {
-                let input = password.hashing_input();
                 let found = hashes
                     .iter()
-                    .any(|h| matches_hash(input.as_bytes(), h, &mut memory).unwrap_or(false));
+                    .any(|h| matches_stored(&password, h, &mut memory).unwrap_or(false));
                 let _ = reply.send(Ok(found));
             }
         }
@@ -254,9 +255,25 @@ fn hash_with(params: &Params, password: &[u8], memory: &mut Memory) -> Result<St
     Ok(phc.to_string())
 }
 
+/// Checks `password` against a stored hash of any accepted scheme: Argon2
+/// on the worker's memory, an imported bcrypt or PBKDF2 hash on the bytes
+/// the other system received (see [`foreign`]).
+fn matches_stored(
+    password: &Password,
+    stored: &str,
+    memory: &mut Memory,
+) -> Result<bool, HashError> {
+    if stored.starts_with("$argon2") {
+        let input = password.hashing_input();
+        matches_argon2(input.as_bytes(), stored, memory)
+    } else {
+        foreign::matches(password.expose().as_bytes(), stored).map_err(failed)
+    }
+}
+
 /// Recomputes `stored` for `password` with the stored salt and parameters
 /// and compares in constant time.
-fn matches_hash(password: &[u8], stored: &str, memory: &mut Memory) -> Result<bool, HashError> {
+fn matches_argon2(password: &[u8], stored: &str, memory: &mut Memory) -> Result<bool, HashError> {
     let parsed = PasswordHash::new(stored).map_err(|e| failed(format!("stored hash: {e}")))?;
     let algorithm = Algorithm::new(parsed.algorithm.as_str()).map_err(failed)?;
     let version = parsed
@@ -287,9 +304,9 @@ fn verify_with(
         Some(h) => (h, true),
         None => (inner.dummy_hash.as_str(), false),
     };
-    let input = password.hashing_input();
-    let matches = matches_hash(input.as_bytes(), hash_text, memory)? && real;
+    let matches = matches_stored(password, hash_text, memory)? && real;
     let rehashed = if matches && needs_rehash(hash_text, &inner.params) {
+        let input = password.hashing_input();
         Some(hash_with(&inner.params, input.as_bytes(), memory)?)
     } else {
         None
@@ -385,6 +402,41 @@ mod tests {
         let legacy = old.hash_password(b"correct horse").unwrap().to_string();
         let v = h.verify(pw("correct horse"), Some(legacy)).await.unwrap();
         assert!(v.matches && v.rehashed.unwrap().starts_with("$argon2id$"));
+    }
+
+    #[tokio::test]
+    async fn imported_bcrypt_and_pbkdf2_hashes_verify_and_upgrade_to_argon2id() {
+        let h = Hasher::start(
+            &small(),
+            &HashingConfig {
+                workers: 1,
+                queue: 4,
+            },
+        )
+        .unwrap();
+        for (password, stored) in [
+            ("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+            (
+                "correct horse battery",
+                "$pbkdf2-sha256$i=1000,l=32$c2FsdHNhbHRzYWx0MTIzNA$wheZis4WMGFy+7bhdev/G/YeD76DK1WUFiU5ngBGWLk",
+            ),
+        ] {
+            let wrong = h
+                .verify(pw("not it at all"), Some(stored.into()))
+                .await
+                .unwrap();
+            assert!(!wrong.matches && wrong.rehashed.is_none());
+            let v = h.verify(pw(password), Some(stored.into())).await.unwrap();
+            assert!(v.matches, "{stored}");
+            let upgraded = v.rehashed.expect("an upgrade");
+            assert!(upgraded.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+            assert!(check(&h, password, &upgraded).await);
+            // A history holding the foreign hash is checked by its own scheme.
+            assert!(h
+                .matches_any(pw(password), vec![stored.into()])
+                .await
+                .unwrap());
+        }
     }
 
     #[tokio::test]
