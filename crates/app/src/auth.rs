@@ -12,6 +12,7 @@ use regain_domain::identifiers::LoginIdentifier;
 use regain_domain::password::Password;
 use regain_store::{Account, NewSession, Session, Tenant, ThrottleRule};
 
+use crate::log_safe::LogSafe;
 use crate::tokens::{random_token, token_hash};
 use crate::{App, AppError};
 
@@ -122,6 +123,17 @@ impl App {
             Ok(_) => "ok",
             Err(e) => crate::metrics::outcome_of(e),
         });
+        if let Err(e) = &result {
+            // The identifier helps an operator follow an attack; it is
+            // escaped, so CR/LF or ANSI in it cannot forge a line.
+            tracing::info!(
+                tenant = %LogSafe(tenant_slug),
+                identifier = %LogSafe(identifier),
+                ip = %client.ip,
+                outcome = e.code(),
+                "login refused"
+            );
+        }
         result
     }
 
@@ -152,13 +164,11 @@ impl App {
             .as_ref()
             .map_or("unknown".to_string(), |a| format!("account:{}", a.id));
         let Some(account) = account.filter(|_| verified.matches) else {
-            tracing::info!(tenant = %tenant.slug, ip = %client.ip, outcome = "failure", "login");
             self.audit_event(&tenant, "login", "anonymous", &subject, client, "failure")
                 .await?;
             return Err(AppError::InvalidCredentials);
         };
         if account.disabled {
-            tracing::info!(tenant = %tenant.slug, account = account.id, outcome = "disabled", "login");
             return Err(AppError::AccountDisabled);
         }
         self.audit_event(&tenant, "login", &subject, &subject, client, "success")

@@ -194,6 +194,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("REGAIN_METRICS_LISTEN", "metrics_listen"),
     ("REGAIN_DATA_DIR", "data_dir"),
     ("REGAIN_DATABASE_URL", "database_url"),
+    ("REGAIN_SECRET_KEY_FILE", "secret_key_file"),
     (
         "REGAIN_DATABASE_MAX_CONNECTIONS",
         "database_max_connections",
@@ -258,6 +259,7 @@ const TEXT_SETTINGS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
+    "secret_key_file",
     "public_url",
     "log_format",
 ];
@@ -291,48 +293,126 @@ impl Config {
         Ok(config)
     }
 
+    /// Checks every setting and reports every bad one, each naming the
+    /// setting and its environment variable, so one start-up fixes them all.
     fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.public_url.is_empty()
-                || self.public_url.starts_with("http://")
-                || self.public_url.starts_with("https://"),
-            "public_url must start with http:// or https://"
+        use regain_delivery::config::{EmailSender, SmsSender};
+        let mut problems: Vec<String> = Vec::new();
+        let mut check = |ok: bool, key: &str, why: &str| {
+            if !ok {
+                problems.push(format!("{}: {why}", setting_name(key)));
+            }
+        };
+        check(
+            self.public_url.is_empty() || is_http_url(&self.public_url),
+            "public_url",
+            "must be an http:// or https:// URL with a host",
+        );
+        check(
+            self.database_url.is_empty()
+                || self.database_url.starts_with("sqlite:")
+                || self.database_url.starts_with("postgres://")
+                || self.database_url.starts_with("postgresql://"),
+            "database_url",
+            "must start with sqlite:, postgres:// or postgresql:// (or be empty for SQLite in data_dir)",
+        );
+        check(
+            self.database_max_connections >= 1,
+            "database_max_connections",
+            "must be at least 1",
         );
         // OWASP's Argon2id floor: 7 MiB at least, and memory × passes no
         // less than the 19 MiB × 2 baseline (e.g. 46 MiB × 1, 12 MiB × 3).
         let work = u64::from(self.argon2.memory_kib) * u64::from(self.argon2.iterations);
-        anyhow::ensure!(
-            self.argon2.memory_kib >= 7168 && work >= 38_400 && self.argon2.parallelism >= 1,
-            "argon2 parameters are below the OWASP baseline \
-             (memory_kib >= 7168 and memory_kib x iterations >= 38400)"
+        check(
+            self.argon2.memory_kib >= 7168 && work >= 38_400,
+            "argon2.memory_kib",
+            "with argon2.iterations is below the OWASP baseline \
+             (memory_kib >= 7168 and memory_kib x iterations >= 38400)",
         );
-        anyhow::ensure!(
+        check(
+            self.argon2.parallelism >= 1,
+            "argon2.parallelism",
+            "must be at least 1",
+        );
+        check(self.hashing.queue >= 1, "hashing.queue", "must be at least 1");
+        check(
             self.session.cookie_secure != Some(false) || self.public_url_is_loopback_http(),
-            "session.cookie_secure = false is allowed only when public_url is plain http on a loopback address"
+            "session.cookie_secure",
+            "false is allowed only when public_url is plain http on a loopback address",
+        );
+        check(
+            self.session.ttl_minutes >= 1,
+            "session.ttl_minutes",
+            "must be at least 1",
+        );
+        check(
+            self.login.max_failures >= 1,
+            "login.max_failures",
+            "must be at least 1",
+        );
+        check(
+            self.login.ip_max_failures >= 1,
+            "login.ip_max_failures",
+            "must be at least 1",
         );
         // The log sender prints codes: development on loopback only.
-        let logs_messages = self.delivery.email == regain_delivery::config::EmailSender::Log
-            || self.delivery.sms == regain_delivery::config::SmsSender::Log;
-        anyhow::ensure!(
-            !logs_messages || self.public_url_is_loopback_http(),
-            "delivery = \"log\" prints codes and is allowed only when public_url is plain http on loopback"
+        let loopback = self.public_url_is_loopback_http();
+        check(
+            self.delivery.email != EmailSender::Log || loopback,
+            "delivery.email",
+            "\"log\" prints codes and is allowed only when public_url is plain http on loopback",
         );
+        check(
+            self.delivery.sms != SmsSender::Log || loopback,
+            "delivery.sms",
+            "\"log\" prints codes and is allowed only when public_url is plain http on loopback",
+        );
+        if self.delivery.email == EmailSender::Smtp {
+            check(
+                !self.delivery.smtp.host.trim().is_empty(),
+                "delivery.smtp.host",
+                "is required when delivery.email = \"smtp\"",
+            );
+            check(
+                self.delivery.smtp.from.contains('@'),
+                "delivery.smtp.from",
+                "must be a sender address (e.g. \"Regain <no-reply@example.com>\")",
+            );
+        }
+        if self.delivery.sms == SmsSender::SmsHttp {
+            check(
+                is_http_url(&self.delivery.sms_http.url),
+                "delivery.sms_http.url",
+                "is required when delivery.sms = \"sms_http\" and must be an http:// or https:// URL",
+            );
+            check(
+                self.delivery.sms_http.secret.len() >= 16,
+                "delivery.sms_http.secret",
+                "is required when delivery.sms = \"sms_http\" (at least 16 characters; it signs every request)",
+            );
+        }
         // A send must end well inside the worker's 60 s lease, or another
         // process could claim the message and send it twice.
-        anyhow::ensure!(
-            (1..=30).contains(&self.delivery.smtp.timeout_secs)
-                && (1..=30).contains(&self.delivery.sms_http.timeout_secs),
-            "delivery timeouts range from 1 to 30 seconds"
+        check(
+            (1..=30).contains(&self.delivery.smtp.timeout_secs),
+            "delivery.smtp.timeout_secs",
+            "ranges from 1 to 30 seconds",
         );
-        anyhow::ensure!(
-            self.session.ttl_minutes >= 1,
-            "session.ttl_minutes must be at least 1"
+        check(
+            (1..=30).contains(&self.delivery.sms_http.timeout_secs),
+            "delivery.sms_http.timeout_secs",
+            "ranges from 1 to 30 seconds",
         );
-        anyhow::ensure!(
-            self.login.max_failures >= 1 && self.login.ip_max_failures >= 1,
-            "login failure limits must be at least 1"
-        );
-        Ok(())
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "invalid configuration ({} problem(s)):\n  - {}",
+                problems.len(),
+                problems.join("\n  - ")
+            )
+        }
     }
 
     /// The database URL in force: the configured one, or SQLite in `data_dir`.
@@ -465,6 +545,36 @@ mod tests {
     }
 
     #[test]
+    fn every_bad_setting_is_named_once_with_its_variable() {
+        let err = Config::load(
+            None,
+            env(&[
+                ("REGAIN_PUBLIC_URL", "id.example.com"),
+                ("REGAIN_DATABASE_URL", "mysql://db/regain"),
+                ("REGAIN_DELIVERY_EMAIL", "smtp"),
+                ("REGAIN_SMTP_HOST", " "),
+                ("REGAIN_DELIVERY_SMS", "sms_http"),
+                ("REGAIN_SMS_HTTP_URL", "not a url"),
+                ("REGAIN_ARGON2_MEMORY_KIB", "1024"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "6 problem(s)",
+            "public_url (REGAIN_PUBLIC_URL): must be an http:// or https:// URL",
+            "database_url (REGAIN_DATABASE_URL): must start with sqlite:",
+            "delivery.smtp.host (REGAIN_SMTP_HOST): is required when delivery.email = \"smtp\"",
+            "delivery.sms_http.url (REGAIN_SMS_HTTP_URL): is required",
+            "delivery.sms_http.secret (REGAIN_SMS_HTTP_SECRET): is required",
+            "argon2.memory_kib (REGAIN_ARGON2_MEMORY_KIB): with argon2.iterations is below",
+        ] {
+            assert!(err.contains(expected), "{expected:?} in {err}");
+        }
+        assert_eq!(err.lines().count(), 7, "one line per problem: {err}");
+    }
+
+    #[test]
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("regain.toml");
@@ -517,4 +627,19 @@ mod tests {
         let c = Config::load(None, env(&[("REGAIN_DATA_DIR", "2024")])).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("2024"));
     }
+}
+
+/// A setting as an operator can find it: its TOML key and, when it has one,
+/// its environment variable.
+fn setting_name(key: &str) -> String {
+    match ENV_OVERRIDES.iter().find(|(_, k)| *k == key) {
+        Some((var, _)) => format!("{key} ({var})"),
+        None => key.to_string(),
+    }
+}
+
+/// An absolute http(s) URL with a host.
+fn is_http_url(text: &str) -> bool {
+    reqwest::Url::parse(text)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }

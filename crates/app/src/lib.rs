@@ -14,6 +14,7 @@ pub mod error;
 pub mod hashing;
 pub mod import;
 pub mod keys;
+pub mod log_safe;
 mod messages;
 pub mod metrics;
 pub mod recovery;

@@ -290,8 +290,12 @@ impl Store {
     }
 
     /// Walks the whole chain in order and reports every break, naming the
-    /// row. Returns the number of events checked.
-    pub async fn verify_audit(&self) -> Result<(u64, Vec<AuditProblem>), StoreError> {
+    /// row. Returns the number of events checked. `progress` is told the
+    /// total first (`total`, 0 checked), then the count checked so far.
+    pub async fn verify_audit(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(u64, Vec<AuditProblem>), StoreError> {
         let mut problems = Vec::new();
         let mut checked = 0u64;
         let mut expected_prev = String::new();
@@ -303,6 +307,8 @@ impl Store {
                 .iter()
                 .map(|r| text(r, "hash"))
                 .collect::<Result<_, _>>()?;
+        let total = all_hashes.len() as u64;
+        progress(total, 0);
         loop {
             let rows = sqlx::query(&format!(
                 "SELECT {COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT 1000"
@@ -328,6 +334,7 @@ impl Store {
                 }
                 expected_prev = r.hash;
             }
+            progress(total, checked);
         }
         Ok((checked, problems))
     }

@@ -155,6 +155,9 @@ fn wait_for_address(log: &Path) -> String {
         if let Ok(file) = std::fs::File::open(log) {
             for line in BufReader::new(file).lines().map_while(Result::ok) {
                 if line.contains("regain is serving") {
+                    if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                        return event["fields"]["address"].as_str().unwrap().to_string();
+                    }
                     let rest = line.split("address=").nth(1).unwrap();
                     return rest.split_whitespace().next().unwrap().to_string();
                 }
@@ -407,6 +410,7 @@ backend_tests! {
         let ok = run(&["audit", "verify"]);
         assert!(ok.status.success(), "{}", text(&ok.stderr));
         assert!(text(&ok.stdout).contains("intact: 6 events"));
+        assert!(text(&ok.stderr).contains("verifying: 6/6"), "progress off a terminal: {}", text(&ok.stderr));
         let listed = run(&["audit", "list", "--limit", "2"]);
         assert_eq!(text(&listed.stdout).lines().count(), 2);
         assert!(text(&listed.stdout).starts_with("6\t"), "newest first");
@@ -783,4 +787,103 @@ async fn a_backup_taken_under_writes_restores_into_a_fresh_folder() {
         .unwrap()
         .success());
     server.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crlf_or_ansi_escape_in_an_identifier_cannot_forge_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let forged = "ann\r\n2026-01-01T00:00:00Z  INFO regain: FORGED login ok\u{1b}[2J";
+    for format in ["json", "text"] {
+        let data = dir.path().join(format);
+        let env = [
+            ("REGAIN_LISTEN", "127.0.0.1:0"),
+            ("REGAIN_DATA_DIR", data.to_str().unwrap()),
+            ("REGAIN_LOG_FORMAT", format),
+        ];
+        assert!(regain(dir.path(), &env, &["tenant", "create", "shop"], "")
+            .status
+            .success());
+        let log = dir.path().join(format!("{format}.log"));
+        let (mut server, addr) = spawn_server(dir.path(), &env, &log);
+        let status = reqwest::Client::new()
+            .post(format!("http://{addr}/api/v1/t/shop/sessions"))
+            .json(&json!({"identifier": forged, "password": "whatever-1"}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 400, "a malformed identifier");
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!text.contains('\u{1b}'), "no raw ANSI escape ({format})");
+        let refused: Vec<&str> = text.lines().filter(|l| l.contains("login refused")).collect();
+        assert_eq!(refused.len(), 1, "one line for the refusal ({format}): {text}");
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("2026-01-01")),
+            "no forged line ({format}): {text}"
+        );
+        if format == "json" {
+            for line in text.lines() {
+                serde_json::from_str::<serde_json::Value>(line).expect("every line is JSON");
+            }
+            let event: serde_json::Value = serde_json::from_str(refused[0]).unwrap();
+            let shown = event["fields"]["identifier"].as_str().unwrap();
+            assert!(shown.starts_with(r"ann\r\n2026-01-01"), "{shown}");
+            assert!(shown.ends_with(r"\u{1b}[2J") && !shown.chars().any(char::is_control));
+        } else {
+            assert!(refused[0].contains(r"identifier=ann\r\n2026-01-01"), "{}", refused[0]);
+            assert!(refused[0].contains(r"\u{1b}[2J"), "{}", refused[0]);
+        }
+    }
+}
+
+/// A request that never finishes (a client that stalls mid-body) cannot
+/// hold the process past drain + timeout: it is cut, and the exit is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_is_cut_at_the_shutdown_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [
+        ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ("REGAIN_DATA_DIR", data.to_str().unwrap()),
+        ("REGAIN_SHUTDOWN_DRAIN_SECONDS", "0"),
+        ("REGAIN_SHUTDOWN_TIMEOUT_SECONDS", "2"),
+    ];
+    assert!(regain(dir.path(), &env, &["tenant", "create", "shop"], "")
+        .status
+        .success());
+    let log = dir.path().join("serve.log");
+    let (mut server, addr) = spawn_server(dir.path(), &env, &log);
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /api/v1/t/shop/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"identifier\":",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(15),
+            "the stalled request held the process past the timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status 0, got {status}");
+    assert!(took >= Duration::from_millis(1900), "the request got its {took:?} of grace");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("were cut"), "{text}");
+    drop(stalled);
 }

@@ -41,7 +41,17 @@ pub async fn run(app: App, cmd: AuditCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AuditCommand::Verify => {
-            let (checked, problems) = app.store.verify_audit().await?;
+            let mut bar: Option<super::progress::Progress> = None;
+            let (checked, problems) = app
+                .store
+                .verify_audit(&mut |total, done| {
+                    bar.get_or_insert_with(|| super::progress::Progress::new("verifying", total))
+                        .set(done);
+                })
+                .await?;
+            if let Some(bar) = bar {
+                bar.finish();
+            }
             if problems.is_empty() {
                 println!("audit log intact: {checked} events, chain unbroken");
                 return Ok(());

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 #[test]
@@ -77,4 +75,61 @@ fn the_example_configuration_loads_and_covers_every_setting() {
             "{key} is documented in the example"
         );
     }
+}
+
+/// `cargo install --path .` installs what the root manifest's package
+/// builds: it must be the `regain` binary.
+#[test]
+fn cargo_install_from_the_root_builds_the_regain_binary() {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = repo("Cargo.toml").canonicalize().unwrap();
+    let package = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| std::path::Path::new(p["manifest_path"].as_str().unwrap()) == root)
+        .expect("the root manifest is a package, not only a workspace");
+    let bins: Vec<&str> = package["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"][0] == "bin")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bins, ["regain"]);
+}
+
+/// The README's configuration table and the variables the service reads
+/// are the same set: a documented variable that does nothing is a trap.
+#[test]
+fn every_documented_variable_is_read_and_every_read_one_documented() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let mut documented: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| "))
+        .filter_map(|l| l.split('|').nth(2))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .filter(|var| var.starts_with("REGAIN_"))
+        .collect();
+    let mut read: Vec<&str> = regain_app::config::ENV_OVERRIDES
+        .iter()
+        .map(|(var, _)| *var)
+        .collect();
+    for special in ["REGAIN_CONFIG", "REGAIN_LOG"] {
+        if !read.contains(&special) {
+            read.push(special);
+        }
+    }
+    documented.sort_unstable();
+    documented.dedup();
+    read.sort_unstable();
+    let missing: Vec<_> = read.iter().filter(|v| !documented.contains(v)).collect();
+    let dead: Vec<_> = documented.iter().filter(|v| !read.contains(v)).collect();
+    assert!(missing.is_empty() && dead.is_empty(), "undocumented: {missing:?}; documented but not read: {dead:?}");
 }
