@@ -3,6 +3,7 @@
 mod account;
 mod audit;
 mod backup;
+mod bench;
 mod demo;
 mod import;
 mod password_input;
@@ -61,6 +62,9 @@ enum Command {
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Measure logins and recovery flows against the machine's Argon2id
+    /// limit (starts its own server; see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -123,6 +127,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 path.display()
             );
             Ok(())
+        }
+        Command::Bench(args) => {
+            runtime::init_logging(&config, "warn");
+            bench::run(config, args).await
         }
         Command::Audit(cmd) => {
             runtime::init_logging(&config, "warn");

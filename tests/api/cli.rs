@@ -817,10 +817,19 @@ async fn a_crlf_or_ansi_escape_in_an_identifier_cannot_forge_a_log_line() {
         server.wait().unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(!text.contains('\u{1b}'), "no raw ANSI escape ({format})");
-        let refused: Vec<&str> = text.lines().filter(|l| l.contains("login refused")).collect();
-        assert_eq!(refused.len(), 1, "one line for the refusal ({format}): {text}");
+        let refused: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("login refused"))
+            .collect();
+        assert_eq!(
+            refused.len(),
+            1,
+            "one line for the refusal ({format}): {text}"
+        );
         assert!(
-            !text.lines().any(|l| l.trim_start().starts_with("2026-01-01")),
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("2026-01-01")),
             "no forged line ({format}): {text}"
         );
         if format == "json" {
@@ -832,7 +841,11 @@ async fn a_crlf_or_ansi_escape_in_an_identifier_cannot_forge_a_log_line() {
             assert!(shown.starts_with(r"ann\r\n2026-01-01"), "{shown}");
             assert!(shown.ends_with(r"\u{1b}[2J") && !shown.chars().any(char::is_control));
         } else {
-            assert!(refused[0].contains(r"identifier=ann\r\n2026-01-01"), "{}", refused[0]);
+            assert!(
+                refused[0].contains(r"identifier=ann\r\n2026-01-01"),
+                "{}",
+                refused[0]
+            );
             assert!(refused[0].contains(r"\u{1b}[2J"), "{}", refused[0]);
         }
     }
@@ -882,7 +895,10 @@ async fn a_stalled_request_is_cut_at_the_shutdown_timeout() {
     };
     let took = signalled.elapsed();
     assert!(status.success(), "exit status 0, got {status}");
-    assert!(took >= Duration::from_millis(1900), "the request got its {took:?} of grace");
+    assert!(
+        took >= Duration::from_millis(1900),
+        "the request got its {took:?} of grace"
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("were cut"), "{text}");
     drop(stalled);

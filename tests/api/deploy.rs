@@ -82,11 +82,21 @@ fn the_example_configuration_loads_and_covers_every_setting() {
 #[test]
 fn cargo_install_from_the_root_builds_the_regain_binary() {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(repo(""))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = repo("Cargo.toml").canonicalize().unwrap();
     let package = meta["packages"]
@@ -131,5 +141,8 @@ fn every_documented_variable_is_read_and_every_read_one_documented() {
     read.sort_unstable();
     let missing: Vec<_> = read.iter().filter(|v| !documented.contains(v)).collect();
     let dead: Vec<_> = documented.iter().filter(|v| !read.contains(v)).collect();
-    assert!(missing.is_empty() && dead.is_empty(), "undocumented: {missing:?}; documented but not read: {dead:?}");
+    assert!(
+        missing.is_empty() && dead.is_empty(),
+        "undocumented: {missing:?}; documented but not read: {dead:?}"
+    );
 }

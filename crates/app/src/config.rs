@@ -335,7 +335,11 @@ impl Config {
             "argon2.parallelism",
             "must be at least 1",
         );
-        check(self.hashing.queue >= 1, "hashing.queue", "must be at least 1");
+        check(
+            self.hashing.queue >= 1,
+            "hashing.queue",
+            "must be at least 1",
+        );
         check(
             self.session.cookie_secure != Some(false) || self.public_url_is_loopback_http(),
             "session.cookie_secure",
