@@ -5,7 +5,6 @@ use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::{Email, Phone, Username};
 use regain_domain::policy::overrides::PolicyOverride;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
 use crate::error::conflict_as;
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
@@ -168,7 +167,7 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
 /// Places `new` in the tree, checks the per-contact cap and records the
 /// initial password in the history, inside the caller's transaction.
 async fn insert_account(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut sqlx::AnyConnection,
     new: &NewAccount,
     max_accounts_per_contact: u32,
     now: Timestamp,
@@ -187,7 +186,7 @@ async fn insert_account(
             )
             .bind(new.tenant_id)
             .bind(*parent_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound("parent account"))?;
             parent_placement(&row, &new.username, *role)?
@@ -199,7 +198,7 @@ async fn insert_account(
             )
             .bind(new.tenant_id)
             .bind(parent.as_str())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound("parent account"))?;
             parent_placement(&row, &new.username, *role)?
@@ -239,7 +238,7 @@ async fn insert_account(
     .bind(new.password_hash.as_ref().map(|_| now.0))
     .bind(now.0)
     .bind(new.locale.as_str())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(conflict_as("username"))?;
     let id = int(&row, "id")?;
@@ -248,7 +247,7 @@ async fn insert_account(
     sqlx::query("UPDATE accounts SET path = $1 WHERE id = $2")
         .bind(AccountNode::format_path(&path))
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     if let Some(hash) = &new.password_hash {
         sqlx::query(
@@ -257,7 +256,7 @@ async fn insert_account(
         .bind(id)
         .bind(hash.as_str())
         .bind(now.0)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(id)
@@ -290,7 +289,7 @@ fn parent_placement(
 }
 
 pub(crate) async fn count_verified(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut sqlx::AnyConnection,
     tenant_id: i64,
     column: &str,
     value: &str,
@@ -305,7 +304,7 @@ pub(crate) async fn count_verified(
     ))
     .bind(tenant_id)
     .bind(value)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     int(&row, "n")
 }
@@ -335,13 +334,13 @@ impl Store {
     /// writers).
     pub(crate) async fn lock_account_creation(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant_id: i64,
     ) -> Result<(), StoreError> {
         if self.backend == crate::Backend::Postgres {
             sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
                 .bind(tenant_id)
-                .fetch_one(&mut **tx)
+                .fetch_one(&mut *tx)
                 .await?;
         }
         Ok(())

@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use regain_domain::account::AccountNode;
 use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::{Email, Phone};
-use sqlx::{Any, Transaction};
 
 use crate::accounts::{NewAccount, Placement};
 use crate::audit::AuditEvent;
@@ -148,14 +147,14 @@ impl Store {
     /// draws them from the identity sequence, like a default would.
     async fn reserve_account_ids(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut sqlx::AnyConnection,
         n: usize,
     ) -> Result<Vec<i64>, StoreError> {
         let count = i64::try_from(n).map_err(|_| StoreError::Corrupt("import size".into()))?;
         match self.backend {
             Backend::Sqlite => {
                 let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS top FROM accounts")
-                    .fetch_one(&mut **tx)
+                    .fetch_one(&mut *tx)
                     .await?;
                 let top = int(&row, "top")?;
                 Ok((1..=count).map(|k| top + k).collect())
@@ -166,7 +165,7 @@ impl Store {
                      FROM generate_series(1, $1) ORDER BY 1",
                 )
                 .bind(count)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *tx)
                 .await?;
                 rows.iter().map(|r| int(r, "id")).collect()
             }
@@ -175,7 +174,7 @@ impl Store {
 
     async fn recheck_contact_caps(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant_id: i64,
         accounts: &[NewAccount],
         cap: u32,
@@ -216,7 +215,7 @@ fn placeholders(first: usize, n: usize) -> String {
 /// The parent's id, path and qualified name, by `column` (`id` or
 /// `qualified_name`).
 async fn parent_by(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut sqlx::AnyConnection,
     tenant_id: i64,
     column: &str,
     value: &str,
@@ -231,7 +230,7 @@ async fn parent_by(
         query.bind(value)
     };
     let row = query
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound("parent account"))?;
     let path = text(&row, "path")?;
@@ -271,7 +270,7 @@ async fn contact_counts(
 }
 
 async fn insert_chunk(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut sqlx::AnyConnection,
     chunk: &[Placed<'_>],
     now: Timestamp,
 ) -> Result<(), StoreError> {
@@ -310,7 +309,7 @@ async fn insert_chunk(
             .bind(new.locale.as_str());
     }
     query
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_as("username"))?;
     let hashed: Vec<&Placed> = chunk
@@ -334,6 +333,6 @@ async fn insert_chunk(
             .bind(p.new.password_hash.as_deref())
             .bind(now.0);
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *tx).await?;
     Ok(())
 }

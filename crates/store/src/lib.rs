@@ -19,6 +19,7 @@ mod rows;
 mod sessions;
 mod tenants;
 mod throttles;
+mod write;
 
 pub use accounts::{Account, NewAccount, Placement};
 pub use audit::{AuditEvent, AuditFilter, AuditProblem, AuditRow};
@@ -67,6 +68,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// One writer at a time on SQLite (see [`write`]).
+    writers: write::Gate,
 }
 
 impl Store {
@@ -78,6 +81,9 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
+            // A SQLite connection is a file handle in this process: there is
+            // no network between to check before each use.
+            .test_before_acquire(backend == Backend::Postgres)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -93,7 +99,13 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        let writers =
+            (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store {
+            pool,
+            backend,
+            writers,
+        })
     }
 
     /// Applies the embedded migrations of this backend.
@@ -116,11 +128,20 @@ impl Store {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
     /// writes can fail with "database is locked" when another writer got in
     /// between, whatever the busy timeout.
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
+    /// On SQLite it first waits its turn at this process's write gate.
+    pub(crate) async fn begin(&self) -> Result<write::WriteTx, StoreError> {
+        let gate = write::enter(&self.writers).await;
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(write::WriteTx::new(tx, gate))
+    }
+
+    /// Waits for this process's write gate (SQLite) before a single-statement
+    /// write outside a transaction.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        write::enter(&self.writers).await
     }
 
     /// Writes a consistent snapshot of an SQLite database to `path` (which

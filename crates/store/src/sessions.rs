@@ -66,6 +66,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
 impl Store {
     /// Records a new session.
     pub async fn create_session(&self, new: &NewSession, now: Timestamp) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO sessions (token_hash, tenant_id, account_id, created_at, authenticated_at, \
              expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
@@ -104,6 +105,7 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE sessions SET authenticated_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now.0)
             .bind(token_hash)
@@ -118,6 +120,7 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
         )
@@ -134,6 +137,7 @@ impl Store {
         account_id: i64,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
         )

@@ -98,6 +98,7 @@ impl Store {
         tenant_id: i64,
         settings: &TenantSettings,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("UPDATE tenants SET settings = $1 WHERE id = $2")
             .bind(to_json(settings)?)
             .bind(tenant_id)
@@ -115,6 +116,7 @@ impl Store {
         tenant_id: i64,
         policy: &PasswordPolicy,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
             .bind(to_json(policy)?)
             .bind(tenant_id)

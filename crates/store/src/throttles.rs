@@ -74,6 +74,7 @@ impl Store {
 
     /// Gives one attempt back (a success that should not count).
     pub async fn throttle_refund(&self, key: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "UPDATE throttles SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = $1",
         )
@@ -85,6 +86,7 @@ impl Store {
 
     /// Forgets the attempts of `key` and lifts its lock.
     pub async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("DELETE FROM throttles WHERE key = $1")
             .bind(key)
             .execute(&self.pool)

@@ -44,21 +44,23 @@ where
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..steps.len() as f64, 0f64..top)
         .map_err(err)?;
-    let names: Vec<String> = steps.iter().map(|s| s.step.clone()).collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(steps.len().max(1))
-        .x_label_formatter(&|x| {
-            let i = (*x - 0.5).round();
-            if i >= 0.0 && (i as usize) < names.len() && (*x - 0.5 - i).abs() < 0.01 {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
+        .x_labels(0)
         .y_desc("milliseconds")
         .draw()
+        .map_err(err)?;
+    // Step names above their bars (a category axis of floats has no ticks
+    // of its own in the middle of each group).
+    chart
+        .draw_series(steps.iter().enumerate().map(|(i, s)| {
+            Text::new(
+                s.step.clone(),
+                (i as f64 + 0.2, top * 0.97),
+                ("sans-serif", 13).into_font(),
+            )
+        }))
         .map_err(err)?;
     for (k, (label, pick)) in [
         ("p50", (|s: &Summary| s.p50_ms) as fn(&Summary) -> f64),
@@ -109,8 +111,12 @@ where
         .y_desc("requests per second")
         .draw()
         .map_err(err)?;
-    let mut names: Vec<&str> = sweep.iter().map(|s| s.step.as_str()).collect();
-    names.dedup();
+    let mut names: Vec<&str> = Vec::new();
+    for s in sweep {
+        if !names.contains(&s.step.as_str()) {
+            names.push(&s.step);
+        }
+    }
     for (k, name) in names.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         let points: Vec<(f64, f64)> = sweep
