@@ -448,17 +448,30 @@ impl Store {
     }
 
     /// The account's ancestors and itself, root first: what policy
-    /// resolution and the management rights need.
+    /// resolution and the management rights need. The ids are the path's
+    /// own ("1/5/9"), so this is a primary-key lookup whatever the size of
+    /// the tenant (a pattern match on paths would read every account).
     pub async fn lineage(&self, account: &Account) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND ($2 || '/') LIKE (path || '/%') \
-             ORDER BY LENGTH(path)"
-        ))
-        .bind(account.tenant_id)
-        .bind(AccountNode::format_path(&account.path))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(account_from_row).collect()
+        let ids = &account.path;
+        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(account.tenant_id);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut found: Vec<Account> = rows
+            .iter()
+            .map(account_from_row)
+            .collect::<Result<_, _>>()?;
+        // Root first, as the path lists them; a row whose path disagrees
+        // with its place in this lineage is not an ancestor.
+        found.sort_by_key(|a| a.path.len());
+        found.retain(|a| account.path.starts_with(&a.path));
+        Ok(found)
     }
 
     /// The accounts below `account` that carry their own policy override.
