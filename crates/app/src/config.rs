@@ -515,6 +515,21 @@ fn set_path(table: &mut toml::Table, dotted: &str, value: toml::Value) {
     cursor.insert(last.to_string(), value);
 }
 
+/// A setting as an operator can find it: its TOML key and, when it has one,
+/// its environment variable.
+fn setting_name(key: &str) -> String {
+    match ENV_OVERRIDES.iter().find(|(_, k)| *k == key) {
+        Some((var, _)) => format!("{key} ({var})"),
+        None => key.to_string(),
+    }
+}
+
+/// An absolute http(s) URL with a host.
+fn is_http_url(text: &str) -> bool {
+    reqwest::Url::parse(text)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,19 +646,4 @@ mod tests {
         let c = Config::load(None, env(&[("REGAIN_DATA_DIR", "2024")])).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("2024"));
     }
-}
-
-/// A setting as an operator can find it: its TOML key and, when it has one,
-/// its environment variable.
-fn setting_name(key: &str) -> String {
-    match ENV_OVERRIDES.iter().find(|(_, k)| *k == key) {
-        Some((var, _)) => format!("{key} ({var})"),
-        None => key.to_string(),
-    }
-}
-
-/// An absolute http(s) URL with a host.
-fn is_http_url(text: &str) -> bool {
-    reqwest::Url::parse(text)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
