@@ -467,6 +467,14 @@ impl App {
                 let channel = match send.method {
                     Method::EmailCode => Channel::Email,
                     Method::SmsCode => Channel::Sms,
+                    // Flows offer only code methods so far (their offers
+                    // come from the account's verified contacts).
+                    other => {
+                        return Err(AppError::Internal(format!(
+                            "{} sends no code",
+                            other.as_str()
+                        )))
+                    }
                 };
                 let minutes = s.code_ttl_secs / 60;
                 Some(message(

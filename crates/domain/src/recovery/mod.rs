@@ -3,6 +3,7 @@
 //! state machine that every flow follows.
 
 mod decoy;
+pub mod eligibility;
 mod flow;
 mod mask;
 
@@ -14,32 +15,62 @@ use serde::{Deserialize, Serialize};
 
 use crate::identifiers::{Email, Phone};
 
-/// A way to prove who you are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A way to prove who you are. The order is the order methods are listed
+/// in (codes first, then the stronger and slower ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// A code sent by SMS to the bound, verified phone.
     SmsCode,
     /// A code sent by email to the bound, verified email.
     EmailCode,
+    /// N of the account's security questions.
+    SecurityQuestions,
+    /// An external account (OpenID Connect) whose verified identity matches
+    /// the account's identity record.
+    ExternalIdentity,
+    /// A liveness/face check at a KYC provider of the owner (individual) or
+    /// the legal representative (enterprise).
+    Face,
+    /// An administrator of the enterprise vouches.
+    AdminApproval,
+    /// A trusted contact relays a code.
+    EmergencyContact,
 }
 
 impl Method {
+    /// Every method, in listing order.
+    pub const ALL: [Method; 7] = [
+        Method::SmsCode,
+        Method::EmailCode,
+        Method::SecurityQuestions,
+        Method::ExternalIdentity,
+        Method::Face,
+        Method::AdminApproval,
+        Method::EmergencyContact,
+    ];
+
     /// The stable name used in the API and storage.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::SmsCode => "sms_code",
             Method::EmailCode => "email_code",
+            Method::SecurityQuestions => "security_questions",
+            Method::ExternalIdentity => "external_identity",
+            Method::Face => "face",
+            Method::AdminApproval => "admin_approval",
+            Method::EmergencyContact => "emergency_contact",
         }
     }
 
     /// Parses the stable name.
     pub fn parse(s: &str) -> Option<Method> {
-        match s {
-            "sms_code" => Some(Method::SmsCode),
-            "email_code" => Some(Method::EmailCode),
-            _ => None,
-        }
+        Method::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Whether the method sends a one-time code to a bound contact.
+    pub fn sends_code(self) -> bool {
+        matches!(self, Method::SmsCode | Method::EmailCode)
     }
 }
 
@@ -95,6 +126,8 @@ pub fn contact_matches(method: Method, destination: &str, typed: &str) -> bool {
             (Ok(a), Ok(b)) => (a.as_str().to_string(), b.as_str().to_string()),
             _ => return false,
         },
+        // No contact is typed for the other methods.
+        _ => return false,
     };
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
