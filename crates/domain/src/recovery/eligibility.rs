@@ -156,6 +156,15 @@ mod tests {
             .collect()
     }
 
+    /// What, where, set up how, under which settings, offered what.
+    type Case<'a> = (
+        &'a str,
+        Placement,
+        &'a Setup,
+        &'a MethodSettings,
+        Vec<(&'a str, Proves)>,
+    );
+
     #[test]
     fn the_offered_methods_follow_kind_setup_and_tenant_settings() {
         use AccountKind::{Enterprise, Individual};
@@ -198,13 +207,7 @@ mod tests {
             ("face", Owner),
             ("emergency_contact", Account),
         ];
-        let cases: Vec<(
-            &str,
-            Placement,
-            &Setup,
-            &MethodSettings,
-            Vec<(&str, Proves)>,
-        )> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 "individual, everything set up: never admin approval",
                 root(Individual),
