@@ -4,7 +4,9 @@ use regain_domain::account::{AccountKind, AccountNode, Position, Role};
 use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::{Email, Phone, Username};
 use regain_domain::policy::overrides::PolicyOverride;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::Any;
 
 use crate::error::conflict_as;
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
@@ -215,32 +217,22 @@ async fn insert_account(
             return Err(StoreError::ContactLimit);
         }
     }
-    let row = sqlx::query(
+    let sql = format!(
         "INSERT INTO accounts (tenant_id, parent_id, path, username, qualified_name, kind, role, \
-         display_name, email, email_key, email_verified, phone, phone_verified, password_hash, \
-         must_change_password, password_changed_at, created_at, locale) \
-         VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
-    )
-    .bind(new.tenant_id)
-    .bind(parent_id)
-    .bind(new.username.as_str())
-    .bind(qualified_name.as_str())
-    .bind(kind)
-    .bind(role)
-    .bind(new.display_name.as_deref())
-    .bind(new.email.as_ref().map(Email::as_str))
-    .bind(new.email.as_ref().map(Email::key))
-    .bind(i64::from(new.email_verified))
-    .bind(new.phone.as_ref().map(Phone::as_str))
-    .bind(i64::from(new.phone_verified))
-    .bind(new.password_hash.as_deref())
-    .bind(i64::from(new.must_change_password))
-    .bind(new.password_hash.as_ref().map(|_| now.0))
-    .bind(now.0)
-    .bind(new.locale.as_str())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(conflict_as("username"))?;
+         {DETAIL_COLUMNS}) VALUES ($1, $2, '', $3, $4, $5, $6, {}) RETURNING id",
+        crate::import::placeholders(7, DETAIL_COUNT)
+    );
+    let query = sqlx::query(&sql)
+        .bind(new.tenant_id)
+        .bind(parent_id)
+        .bind(new.username.as_str())
+        .bind(qualified_name.as_str())
+        .bind(kind)
+        .bind(role);
+    let row = bind_details(query, new, now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_as("username"))?;
     let id = int(&row, "id")?;
     let mut path = parent_path;
     path.push(id);
@@ -260,6 +252,35 @@ async fn insert_account(
         .await?;
     }
     Ok(id)
+}
+
+/// The columns of a new account that come from [`NewAccount`] alone, in the
+/// order [`bind_details`] binds them (the single and the bulk insert share
+/// them).
+pub(crate) const DETAIL_COLUMNS: &str = "display_name, email, email_key, email_verified, \
+    phone, phone_verified, password_hash, must_change_password, password_changed_at, \
+    created_at, locale";
+/// How many [`DETAIL_COLUMNS`] there are.
+pub(crate) const DETAIL_COUNT: usize = 11;
+
+/// Binds the [`DETAIL_COLUMNS`] of `new`, created at `now`.
+pub(crate) fn bind_details<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    new: &'q NewAccount,
+    now: Timestamp,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    query
+        .bind(new.display_name.as_deref())
+        .bind(new.email.as_ref().map(Email::as_str))
+        .bind(new.email.as_ref().map(Email::key))
+        .bind(i64::from(new.email_verified))
+        .bind(new.phone.as_ref().map(Phone::as_str))
+        .bind(i64::from(new.phone_verified))
+        .bind(new.password_hash.as_deref())
+        .bind(i64::from(new.must_change_password))
+        .bind(new.password_hash.as_ref().map(|_| now.0))
+        .bind(now.0)
+        .bind(new.locale.as_str())
 }
 
 /// The parent's id and path, and the new account's qualified name, kind and role.

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use regain_domain::account::AccountNode;
 use regain_domain::clock::Timestamp;
-use regain_domain::identifiers::{Email, Phone};
+use regain_domain::identifiers::Email;
 
-use crate::accounts::{NewAccount, Placement};
+use crate::accounts::{bind_details, NewAccount, Placement, DETAIL_COLUMNS, DETAIL_COUNT};
 use crate::audit::AuditEvent;
 use crate::error::conflict_as;
 use crate::rows::{int, text};
@@ -205,7 +205,7 @@ impl Store {
 }
 
 /// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -274,14 +274,13 @@ async fn insert_chunk(
     chunk: &[Placed<'_>],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    const COLUMNS: usize = 19;
+    let columns = 8 + DETAIL_COUNT;
     let values: Vec<String> = (0..chunk.len())
-        .map(|r| format!("({})", placeholders(1 + r * COLUMNS, COLUMNS)))
+        .map(|r| format!("({})", placeholders(1 + r * columns, columns)))
         .collect();
     let sql = format!(
         "INSERT INTO accounts (id, tenant_id, parent_id, path, username, qualified_name, kind, \
-         role, display_name, email, email_key, email_verified, phone, phone_verified, \
-         password_hash, must_change_password, password_changed_at, created_at, locale) VALUES {}",
+         role, {DETAIL_COLUMNS}) VALUES {}",
         values.join(", ")
     );
     let mut query = sqlx::query(&sql);
@@ -295,18 +294,8 @@ async fn insert_chunk(
             .bind(new.username.as_str())
             .bind(p.qualified_name.as_str())
             .bind(p.kind)
-            .bind(p.role)
-            .bind(new.display_name.as_deref())
-            .bind(new.email.as_ref().map(Email::as_str))
-            .bind(new.email.as_ref().map(Email::key))
-            .bind(i64::from(new.email_verified))
-            .bind(new.phone.as_ref().map(Phone::as_str))
-            .bind(i64::from(new.phone_verified))
-            .bind(new.password_hash.as_deref())
-            .bind(i64::from(new.must_change_password))
-            .bind(new.password_hash.as_ref().map(|_| now.0))
-            .bind(now.0)
-            .bind(new.locale.as_str());
+            .bind(p.role);
+        query = bind_details(query, new, now);
     }
     query
         .execute(&mut *tx)
