@@ -181,7 +181,9 @@ backend_tests! {
 
     async fn an_iam_user_without_contacts_is_let_in_by_the_root(backend: Backend) {
         let t = TestApp::spawn(backend).await;
-        t.account("alice", Some("alice@example.com"), None).await;
+        // An individual's cloud account: its IAM users have no
+        // administrator to approve a recovery, only the owner to reset.
+        t.individual("alice", Some("alice@example.com")).await;
         let bot = t.account("alice/ci-bot", None, None).await;
         let (_, started) = t.start_recovery("alice/ci-bot").await;
         assert_eq!(started["next"], "ask_administrator");

@@ -222,6 +222,36 @@ impl TestApp {
         (status, res.json().await.unwrap_or(Value::Null), headers)
     }
 
+    /// Sends `method` to `path` with a bearer token and an optional JSON
+    /// body; returns status and body.
+    pub async fn authed(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The actions of the tenant's audit events, oldest first.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let mut rows = self
+            .app
+            .store
+            .audit_events(Some(self.tenant.id), None, 10_000)
+            .await
+            .unwrap();
+        rows.reverse();
+        rows.into_iter().map(|r| r.event.action).collect()
+    }
+
     /// GETs `path`.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let res = self.http.get(self.url(path)).send().await.unwrap();
@@ -263,6 +293,25 @@ impl TestApp {
     pub async fn account(&self, name: &str, email: Option<&str>, phone: Option<&str>) -> Account {
         self.account_in(&self.tenant, name, email, phone, false)
             .await
+    }
+
+    /// Creates an individual's root account (roots are enterprises
+    /// otherwise) with a verified email.
+    pub async fn individual(&self, name: &str, email: Option<&str>) -> Account {
+        let spec = AccountSpec {
+            parent: None,
+            kind: Some(AccountKind::Individual),
+            role: None,
+            username: name.to_string(),
+            display_name: None,
+            email: email.map(String::from),
+            phone: None,
+            password: Some(Password::parse(PASSWORD.into()).unwrap()),
+            must_change_password: false,
+            locale: None,
+            contacts_verified: true,
+        };
+        self.app.create_account(&self.tenant, spec).await.unwrap()
     }
 
     /// Creates an admin sub-account `parent/…/name` with password [`PASSWORD`].

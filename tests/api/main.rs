@@ -10,6 +10,7 @@ mod cli;
 mod deploy;
 mod health;
 mod login;
+mod methods;
 mod metrics;
 mod openapi;
 mod password;

@@ -51,6 +51,15 @@ backend_tests! {
             "POST /api/v1/t/{tenant}/accounts/{id}/contacts",
             "POST /api/v1/t/{tenant}/accounts/{id}/contacts/verify",
             "DELETE /api/v1/t/{tenant}/accounts/{id}/contacts/{kind}",
+            "GET /api/v1/t/{tenant}/accounts/{id}/security-questions",
+            "PUT /api/v1/t/{tenant}/accounts/{id}/security-questions",
+            "GET /api/v1/t/{tenant}/accounts/{id}/emergency-contacts",
+            "POST /api/v1/t/{tenant}/accounts/{id}/emergency-contacts",
+            "POST /api/v1/t/{tenant}/accounts/{id}/emergency-contacts/{contact_id}/verify",
+            "DELETE /api/v1/t/{tenant}/accounts/{id}/emergency-contacts/{contact_id}",
+            "GET /api/v1/t/{tenant}/approvals",
+            "POST /api/v1/t/{tenant}/approvals/{id}/approve",
+            "POST /api/v1/t/{tenant}/approvals/{id}/deny",
             "GET /api/v1/t/{tenant}/policy",
         ]
         .into_iter()

@@ -369,7 +369,8 @@ backend_tests! {
             let before = t.smtp.to("it@acme.example").len();
             t.step(&flow, "challenge", json!({"method": "email_code"})).await;
             let code = code_in(t.smtp.wait_for("it@acme.example", before + 1).await.last().unwrap());
-            let result = app.verify_recovery(&t.tenant, &flow, &code, &client).await;
+            let evidence = regain_app::recovery::Evidence { code: Some(&code), answers: None };
+            let result = app.verify_recovery(&t.tenant, &flow, evidence, &client).await;
             assert_eq!(result.is_ok(), works, "code made under the old key, checked after {} rotation(s)", if works { 1 } else { 2 });
             t.clock.advance(61);
         }

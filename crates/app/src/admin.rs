@@ -384,6 +384,7 @@ impl App {
                     &target,
                     &Template::PasswordChanged {
                         account: target.qualified_name.clone(),
+                        suggest_emergency_contact: false,
                     },
                 )?;
                 self.store
@@ -437,6 +438,7 @@ impl App {
                         last_sent_at: None,
                         expires_at: now.plus_secs(RESET_LINK_SECS),
                         reset_expires_at: Some(now.plus_secs(RESET_LINK_SECS)),
+                        progress: Default::default(),
                     },
                     code_hmac: None,
                     last_message_id: None,

@@ -85,6 +85,23 @@ pub enum AppError {
     /// A reset link needs a verified contact to go to.
     #[error("the account has no verified email or phone to send a link to")]
     NoVerifiedContact,
+    /// Something that existed has ended (an expired request).
+    #[error("{message}")]
+    Gone {
+        /// Stable code.
+        code: &'static str,
+        /// Human message.
+        message: &'static str,
+    },
+    /// The step does not apply in the thing's current state (a request
+    /// decided already).
+    #[error("{message}")]
+    WrongState {
+        /// Stable code.
+        code: &'static str,
+        /// Human message.
+        message: &'static str,
+    },
     /// Anything else: logged in full, answered generically.
     #[error("internal error")]
     Internal(String),
@@ -94,7 +111,10 @@ impl AppError {
     /// The stable, machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::NotFound { code, .. } | AppError::Invalid { code, .. } => code,
+            AppError::NotFound { code, .. }
+            | AppError::Invalid { code, .. }
+            | AppError::Gone { code, .. }
+            | AppError::WrongState { code, .. } => code,
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Throttled { .. } => "too_many_attempts",
             AppError::Busy => "busy",
@@ -150,6 +170,7 @@ fn recovery_code(e: &regain_domain::recovery::FlowError) -> &'static str {
         FlowError::TooManyMessages => "too_many_messages",
         FlowError::WrongCode { .. } => "code_invalid",
         FlowError::CodeExpired => "code_expired",
+        FlowError::Pending => "verification_pending",
     }
 }
 

@@ -16,6 +16,7 @@ pub mod import;
 pub mod keys;
 pub mod log_safe;
 mod messages;
+pub mod methods;
 pub mod metrics;
 pub mod recovery;
 pub mod reminder;

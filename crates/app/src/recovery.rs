@@ -10,7 +10,7 @@ use regain_delivery::templates::{Locale, Template};
 use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::{Email, LoginIdentifier, Phone};
 use regain_domain::password::Password;
-use regain_domain::recovery::{decoy_offers, FlowState, Method, Offer};
+use regain_domain::recovery::{decoy_offers, FlowState, Method, Offer, Verdict};
 use regain_store::{
     Account, AuditEvent, Channel, CompletedReset, FlowRecord, Tenant, ThrottleRule,
 };
@@ -64,15 +64,33 @@ pub struct Status {
     /// The last message's delivery: `queued`, `sent` or `failed`, with the
     /// class of the last error.
     pub delivery: Option<(String, Option<String>)>,
+    /// `security_questions`: the questions to answer, in order.
+    pub questions: Vec<String>,
+    /// Methods passed already (when a second one is required).
+    pub proven: Vec<Method>,
+    /// Why the flow ended, when someone said no (an administrator).
+    pub reason: Option<String>,
+}
+
+/// The evidence a person gives to `verify`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence<'a> {
+    /// The code received (code methods, emergency contact).
+    pub code: Option<&'a str>,
+    /// The answers, in the order the questions were shown.
+    pub answers: Option<&'a [String]>,
 }
 
 /// The answer to a successful `verify`.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    /// Authorizes one password reset.
-    pub reset_token: String,
+    /// Authorizes one password reset; `None` when another method must be
+    /// passed first (`methods` lists what is left).
+    pub reset_token: Option<String>,
     /// When it stops working.
-    pub expires_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    /// The methods left to choose from, when another one is needed.
+    pub methods: Vec<(Method, String)>,
     /// For a flow started from a contact bound to several accounts: the
     /// accounts to choose from (`id`, qualified name).
     pub accounts: Vec<(i64, String)>,
@@ -217,7 +235,7 @@ impl App {
         };
         let (offers, decoy, account_id, contact_value) = match (account, contact) {
             (Some(a), _) if !a.disabled => {
-                let offers = offers_of(&a);
+                let offers = self.offers_for(tenant, &a).await?;
                 if offers.is_empty() {
                     tracing::info!(tenant = %tenant.slug, "recovery: no self-service method");
                     return Ok(Started {
@@ -325,7 +343,16 @@ impl App {
             };
             (state, error)
         });
+        let questions = match (r.flow.method, r.flow.state, r.account_id) {
+            (Some(Method::SecurityQuestions), FlowState::Challenged, Some(account)) => {
+                self.questions_at(account, &r.flow.progress.asked).await?
+            }
+            _ => Vec::new(),
+        };
         Ok(Status {
+            questions,
+            proven: r.flow.progress.proven.clone(),
+            reason: r.flow.progress.reason.clone(),
             state: r.flow.state_at(self.clock.now()),
             method: r.flow.method,
             methods: listed(&r.flow.offers),
@@ -336,18 +363,21 @@ impl App {
         })
     }
 
-    /// Chooses a method and sends a code; `contact` is the full phone or
-    /// email behind the hint when the tenant requires it.
+    /// Chooses a method (and, among several offers of it, the one shown as
+    /// `hint`) and starts it: a code is sent, questions are picked, an
+    /// administrator is asked. `contact` is the full phone or email behind
+    /// a code's hint when the tenant requires it.
     pub async fn challenge_recovery(
         &self,
         tenant: &Tenant,
         flow_id: &str,
         method: Method,
+        hint: Option<&str>,
         contact: Option<&str>,
         client: &Client,
     ) -> Result<Status, AppError> {
         let result = self
-            .challenge_recovery_inner(tenant, flow_id, method, contact, client)
+            .challenge_recovery_inner(tenant, flow_id, method, hint, contact, client)
             .await;
         crate::metrics::recovery_step(
             "challenge",
@@ -364,6 +394,7 @@ impl App {
         tenant: &Tenant,
         flow_id: &str,
         method: Method,
+        hint: Option<&str>,
         contact: Option<&str>,
         client: &Client,
     ) -> Result<Status, AppError> {
@@ -371,10 +402,24 @@ impl App {
         self.count_recovery_request(tenant, client).await?;
         let mut r = self.load_flow(tenant, flow_id).await?;
         let now = self.clock.now();
-        let outcome = r.flow.challenge(method, contact, now, s);
-        let sent = self
-            .send_code(tenant, flow_id, r.clone(), outcome, now)
-            .await;
+        let outcome = r.flow.choose(method, hint, contact, now, s);
+        let sent = match (&outcome, method) {
+            (Ok(_), Method::SecurityQuestions) => self.ask_questions(tenant, r.clone(), now).await,
+            (Ok(send), Method::AdminApproval) => {
+                let approver = send
+                    .destination
+                    .as_deref()
+                    .and_then(|d| d.parse::<i64>().ok());
+                match approver {
+                    Some(id) => self.request_approval(tenant, r.clone(), id, client).await,
+                    None => Err(AppError::internal("an approval offer without its approver")),
+                }
+            }
+            _ => {
+                self.send_code(tenant, flow_id, r.clone(), outcome, now)
+                    .await
+            }
+        };
         let result = if sent.is_ok() { "success" } else { "denied" };
         self.audit_event(
             tenant,
@@ -464,11 +509,25 @@ impl App {
         let message = match &send.destination {
             Some(destination) => {
                 let locale = self.flow_locale(tenant, &r).await?;
-                let channel = match send.method {
-                    Method::EmailCode => Channel::Email,
-                    Method::SmsCode => Channel::Sms,
-                    // Flows offer only code methods so far (their offers
-                    // come from the account's verified contacts).
+                let minutes = s.code_ttl_secs / 60;
+                let (channel, template) = match send.method {
+                    Method::EmailCode => (Channel::Email, Template::RecoveryCode { code, minutes }),
+                    Method::SmsCode => (Channel::Sms, Template::RecoveryCode { code, minutes }),
+                    Method::EmergencyContact => {
+                        let account = match r.account_id {
+                            Some(id) => self.store.account(tenant.id, id).await?,
+                            None => None,
+                        }
+                        .ok_or_else(AppError::account_not_found)?;
+                        (
+                            crate::methods::emergency::channel_of(destination),
+                            Template::RelayCode {
+                                account: account.qualified_name,
+                                code,
+                                minutes,
+                            },
+                        )
+                    }
                     other => {
                         return Err(AppError::Internal(format!(
                             "{} sends no code",
@@ -476,14 +535,7 @@ impl App {
                         )))
                     }
                 };
-                let minutes = s.code_ttl_secs / 60;
-                Some(message(
-                    tenant.id,
-                    channel,
-                    destination,
-                    &Template::RecoveryCode { code, minutes },
-                    locale,
-                )?)
+                Some(message(tenant.id, channel, destination, &template, locale)?)
             }
             None => None,
         };
@@ -491,6 +543,24 @@ impl App {
         if message.is_some() {
             self.outbox_wake.notify_one();
         }
+        Ok(())
+    }
+
+    /// Picks the questions of a flow (once: a second challenge shows the
+    /// same ones, so nobody can draw until they get the ones they know).
+    async fn ask_questions(
+        &self,
+        tenant: &Tenant,
+        mut r: FlowRecord,
+        now: Timestamp,
+    ) -> Result<(), AppError> {
+        if r.flow.progress.asked.is_empty() {
+            let account = r.account_id.ok_or_else(AppError::account_not_found)?;
+            let total = self.store.setup_counts(account).await?.questions;
+            let asked = tenant.settings.recovery.methods.questions_asked.max(2);
+            r.flow.progress.asked = crate::methods::questions::pick(total, asked)?;
+        }
+        self.store.save_flow(&r, None, now).await?;
         Ok(())
     }
 
@@ -525,16 +595,17 @@ impl App {
         })
     }
 
-    /// Checks a code; on success issues the reset token.
+    /// Checks the evidence of the chosen method; on success issues the
+    /// reset token, or asks for one more method.
     pub async fn verify_recovery(
         &self,
         tenant: &Tenant,
         flow_id: &str,
-        code: &str,
+        evidence: Evidence<'_>,
         client: &Client,
     ) -> Result<Verified, AppError> {
         let result = self
-            .verify_recovery_inner(tenant, flow_id, code, client)
+            .verify_recovery_inner(tenant, flow_id, evidence, client)
             .await;
         crate::metrics::recovery_step(
             "verify",
@@ -550,24 +621,37 @@ impl App {
         &self,
         tenant: &Tenant,
         flow_id: &str,
-        code: &str,
+        evidence: Evidence<'_>,
         client: &Client,
     ) -> Result<Verified, AppError> {
         let s = &tenant.settings.recovery;
         self.count_recovery_request(tenant, client).await?;
         let mut r = self.load_flow(tenant, flow_id).await?;
         let now = self.clock.now();
-        let code = code.trim();
-        let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-        let matches = well_formed
-            && r.code_hmac.as_deref().is_some_and(|h| {
-                crate::keys::hmac_matches(
-                    &self.secret,
-                    &[b"recovery-code", flow_id.as_bytes(), code.as_bytes()],
-                    h,
-                )
-            });
-        if let Err(e) = r.flow.verify(matches, now, s) {
+        let matches = match (r.flow.method, r.account_id) {
+            (Some(Method::SecurityQuestions), Some(account)) => {
+                let answers = evidence.answers.unwrap_or_default();
+                self.answers_match(account, &r.flow.progress.asked, answers)
+                    .await?
+            }
+            _ => {
+                let code = evidence.code.unwrap_or_default().trim();
+                let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+                well_formed
+                    && r.code_hmac.as_deref().is_some_and(|h| {
+                        crate::keys::hmac_matches(
+                            &self.secret,
+                            &[b"recovery-code", flow_id.as_bytes(), code.as_bytes()],
+                            h,
+                        )
+                    })
+            }
+        };
+        let verdict = r.flow.verify(matches, now, s);
+        if let Err(e) = verdict {
+            if e == regain_domain::recovery::FlowError::Pending {
+                return Err(e.into());
+            }
             self.store.save_flow(&r, None, now).await?;
             self.audit_event(
                 tenant,
@@ -581,8 +665,26 @@ impl App {
             return Err(e.into());
         }
 
-        let reset_token = random_token()?;
         r.code_hmac = None;
+        if verdict == Ok(Verdict::AnotherMethod) {
+            self.store.save_flow(&r, None, now).await?;
+            self.audit_event(
+                tenant,
+                "recovery.verify",
+                "anonymous",
+                &flow_subject(&r),
+                client,
+                "another_method",
+            )
+            .await?;
+            return Ok(Verified {
+                reset_token: None,
+                expires_at: None,
+                methods: listed(&r.flow.offers),
+                accounts: Vec::new(),
+            });
+        }
+        let reset_token = random_token()?;
         r.reset_token_hash = Some(token_hash(&reset_token));
         self.store.save_flow(&r, None, now).await?;
         self.audit_event(
@@ -604,8 +706,9 @@ impl App {
             None => Vec::new(),
         };
         Ok(Verified {
-            reset_token,
-            expires_at: r.flow.reset_expires_at.unwrap_or(now),
+            reset_token: Some(reset_token),
+            expires_at: Some(r.flow.reset_expires_at.unwrap_or(now)),
+            methods: Vec::new(),
             accounts,
         })
     }
@@ -716,10 +819,25 @@ impl App {
         }
         let policy = self.effective_policy(tenant, &account).await?.policy;
         let new_hash = self.hasher.hash(password).await?;
+        // Next time should be easier: an account with nobody to relay a
+        // code is invited to name someone.
+        let suggest_emergency_contact = tenant
+            .settings
+            .recovery
+            .methods
+            .enabled
+            .contains(&Method::EmergencyContact)
+            && self
+                .store
+                .setup_counts(account.id)
+                .await?
+                .emergency_contacts
+                == 0;
         let notices = to_verified_contacts(
             &account,
             &Template::PasswordChanged {
                 account: account.qualified_name.clone(),
+                suggest_emergency_contact,
             },
         )?;
         let reset = CompletedReset {

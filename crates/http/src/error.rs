@@ -81,7 +81,8 @@ impl From<AppError> for ApiError {
             AppError::InvalidCredentials | AppError::Unauthenticated | AppError::ReauthRequired => {
                 StatusCode::UNAUTHORIZED
             }
-            AppError::NoVerifiedContact => StatusCode::CONFLICT,
+            AppError::NoVerifiedContact | AppError::WrongState { .. } => StatusCode::CONFLICT,
+            AppError::Gone { .. } => StatusCode::GONE,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::PasswordChangeRequired | AppError::AccountDisabled | AppError::Forbidden => {
@@ -95,7 +96,7 @@ impl From<AppError> for ApiError {
             AppError::DestinationLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Recovery(f) => match f {
                 FlowError::Expired | FlowError::Failed => StatusCode::GONE,
-                FlowError::WrongState => StatusCode::CONFLICT,
+                FlowError::WrongState | FlowError::Pending => StatusCode::CONFLICT,
                 FlowError::Cooldown { .. } | FlowError::TooManyMessages => {
                     StatusCode::TOO_MANY_REQUESTS
                 }

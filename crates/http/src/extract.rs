@@ -233,6 +233,39 @@ impl FromRequestParts<App> for AccountId {
     }
 }
 
+/// Numeric path segments naming things other than accounts; a malformed
+/// number is answered like an unknown one.
+macro_rules! number_param {
+    ($(#[$doc:meta])* $name:ident, $segment:literal) => {
+        $(#[$doc])*
+        pub(crate) struct $name(pub i64);
+
+        impl FromRequestParts<App> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+                path_param(parts, app, $segment)
+                    .await?
+                    .parse()
+                    .ok()
+                    .map($name)
+                    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such item"))
+            }
+        }
+    };
+}
+
+number_param!(
+    /// The `{contact_id}` segment of an emergency contact.
+    ContactItemId,
+    "contact_id"
+);
+number_param!(
+    /// The `{id}` segment of an approval request or an appeal.
+    ItemId,
+    "id"
+);
+
 /// The `{kind}` path segment (of a contact).
 pub(crate) struct PathKind(pub String);
 

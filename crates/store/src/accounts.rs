@@ -443,6 +443,22 @@ impl Store {
         rows.iter().map(account_from_row).collect()
     }
 
+    /// Accounts matching a fixed `condition` over integer parameters
+    /// `$1…` (never user text), by id.
+    pub(crate) async fn accounts_where(
+        &self,
+        condition: &str,
+        params: &[i64],
+    ) -> Result<Vec<Account>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM accounts WHERE {condition} ORDER BY id");
+        let mut query = sqlx::query(&sql);
+        for p in params {
+            query = query.bind(*p);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
     /// Children of `parent_id` (roots when `None`), by id, after `after_id`.
     pub async fn list_accounts(
         &self,
@@ -493,6 +509,23 @@ impl Store {
         found.sort_by_key(|a| a.path.len());
         found.retain(|a| account.path.starts_with(&a.path));
         Ok(found)
+    }
+
+    /// Up to `limit` accounts below `account` (its whole subtree), by id.
+    pub async fn accounts_below(
+        &self,
+        account: &Account,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND path LIKE $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(account.tenant_id)
+        .bind(format!("{}/%", AccountNode::format_path(&account.path)))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
     }
 
     /// The accounts below `account` that carry their own policy override.

@@ -8,9 +8,11 @@
 #![deny(missing_docs)]
 
 mod accounts;
+pub mod approvals;
 pub mod audit;
 mod captchas;
 pub mod contacts;
+pub mod credentials;
 mod error;
 mod import;
 pub mod outbox;
@@ -22,8 +24,10 @@ mod throttles;
 mod write;
 
 pub use accounts::{Account, NewAccount, Placement};
+pub use approvals::Approval;
 pub use audit::{AuditEvent, AuditFilter, AuditProblem, AuditRow};
 pub use contacts::{ContactKind, PendingContact};
+pub use credentials::{EmergencyContact, IdentityRecord, SecurityQuestion, SetupCounts};
 pub use error::StoreError;
 pub use outbox::{Channel, DeliveryState, NewMessage, OutboxMessage};
 pub use recovery::{CompletedReset, FlowRecord};

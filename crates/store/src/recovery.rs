@@ -42,7 +42,7 @@ pub struct FlowRecord {
 
 const COLUMNS: &str = "id_hash, tenant_id, account_id, contact, decoy, offers, state, method, destination, \
     code_hmac, code_expires_at, wrong_tries, messages_sent, last_sent_at, last_message_id, reset_token_hash, \
-    reset_expires_at, version, created_at, expires_at";
+    reset_expires_at, version, created_at, expires_at, progress";
 
 fn flow_from_row(row: &AnyRow) -> Result<FlowRecord, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("recovery flow {what}"));
@@ -71,6 +71,8 @@ fn flow_from_row(row: &AnyRow) -> Result<FlowRecord, StoreError> {
             last_sent_at: opt_int(row, "last_sent_at")?.map(Timestamp),
             expires_at: Timestamp(int(row, "expires_at")?),
             reset_expires_at: opt_int(row, "reset_expires_at")?.map(Timestamp),
+            progress: serde_json::from_str(&text(row, "progress")?)
+                .map_err(|_| corrupt("progress"))?,
         },
         code_hmac: opt_text(row, "code_hmac")?,
         last_message_id: opt_int(row, "last_message_id")?,
@@ -137,33 +139,7 @@ impl Store {
             Some(m) => Some(enqueue(&mut tx, m, now).await?),
             None => None,
         };
-        let f = &r.flow;
-        let done = sqlx::query(
-            "UPDATE recovery_flows SET account_id = $1, state = $2, method = $3, destination = $4, \
-             code_hmac = $5, code_expires_at = $6, wrong_tries = $7, messages_sent = $8, last_sent_at = $9, \
-             last_message_id = $10, reset_token_hash = $11, reset_expires_at = $12, expires_at = $15, \
-             version = version + 1 WHERE id_hash = $13 AND version = $14",
-        )
-        .bind(r.account_id)
-        .bind(f.state.as_str())
-        .bind(f.method.map(Method::as_str))
-        .bind(f.destination.as_deref())
-        .bind(r.code_hmac.as_deref())
-        .bind(f.code_expires_at.map(|t| t.0))
-        .bind(i64::from(f.wrong_tries))
-        .bind(i64::from(f.messages_sent))
-        .bind(f.last_sent_at.map(|t| t.0))
-        .bind(message_id.or(r.last_message_id))
-        .bind(r.reset_token_hash.as_deref())
-        .bind(f.reset_expires_at.map(|t| t.0))
-        .bind(r.id_hash.as_str())
-        .bind(r.version)
-        .bind(f.expires_at.0)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict("recovery flow"));
-        }
+        update_flow(&mut tx, r, message_id).await?;
         tx.commit().await?;
         Ok(message_id)
     }
@@ -275,6 +251,45 @@ impl Store {
     }
 }
 
+/// Writes `r` over the stored flow if its version is still `r.version`
+/// (else [`StoreError::Conflict`]), with `message_id` as its newest message.
+pub(crate) async fn update_flow(
+    conn: &mut sqlx::AnyConnection,
+    r: &FlowRecord,
+    message_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let f = &r.flow;
+    let done = sqlx::query(
+        "UPDATE recovery_flows SET account_id = $1, state = $2, method = $3, destination = $4, \
+         code_hmac = $5, code_expires_at = $6, wrong_tries = $7, messages_sent = $8, last_sent_at = $9, \
+         last_message_id = $10, reset_token_hash = $11, reset_expires_at = $12, expires_at = $15, \
+         offers = $16, progress = $17, version = version + 1 WHERE id_hash = $13 AND version = $14",
+    )
+    .bind(r.account_id)
+    .bind(f.state.as_str())
+    .bind(f.method.map(Method::as_str))
+    .bind(f.destination.as_deref())
+    .bind(r.code_hmac.as_deref())
+    .bind(f.code_expires_at.map(|t| t.0))
+    .bind(i64::from(f.wrong_tries))
+    .bind(i64::from(f.messages_sent))
+    .bind(f.last_sent_at.map(|t| t.0))
+    .bind(message_id.or(r.last_message_id))
+    .bind(r.reset_token_hash.as_deref())
+    .bind(f.reset_expires_at.map(|t| t.0))
+    .bind(r.id_hash.as_str())
+    .bind(r.version)
+    .bind(f.expires_at.0)
+    .bind(to_json(&f.offers)?)
+    .bind(to_json(&f.progress)?)
+    .execute(conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict("recovery flow"));
+    }
+    Ok(())
+}
+
 /// Inserts `r` on `conn`, with `last_message_id` as its last message.
 async fn insert_flow(
     conn: &mut sqlx::AnyConnection,
@@ -284,7 +299,7 @@ async fn insert_flow(
     let f = &r.flow;
     sqlx::query(&format!(
         "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ))
     .bind(r.id_hash.as_str())
     .bind(r.tenant_id)
@@ -306,6 +321,7 @@ async fn insert_flow(
     .bind(r.version)
     .bind(r.created_at.0)
     .bind(f.expires_at.0)
+    .bind(to_json(&f.progress)?)
     .execute(conn)
     .await?;
     Ok(())

@@ -50,6 +50,9 @@ pub struct MethodSettings {
     pub enabled: BTreeSet<Method>,
     /// Questions asked in one recovery (at least 2).
     pub questions_asked: u32,
+    /// Knowledge is weak evidence: after the questions, an account that has
+    /// another method must pass it too.
+    pub second_method_after_questions: bool,
 }
 
 impl Default for MethodSettings {
@@ -57,6 +60,7 @@ impl Default for MethodSettings {
         MethodSettings {
             enabled: Method::ALL.iter().copied().collect(),
             questions_asked: 2,
+            second_method_after_questions: false,
         }
     }
 }

@@ -100,6 +100,40 @@ pub enum FlowError {
     /// The code was right once but is past its lifetime.
     #[error("the code has expired; ask for a new one")]
     CodeExpired,
+    /// An external step (an administrator's approval, the identity
+    /// provider, the KYC provider) has not answered yet.
+    #[error("the verification is not complete yet; check again later")]
+    Pending,
+}
+
+/// What a method has gathered beyond a code (stored as one JSON value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Progress {
+    /// `security_questions`: the positions asked in this flow (picked once).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub asked: Vec<u32>,
+    /// Methods passed already, when the tenant wants a second one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proven: Vec<Method>,
+    /// The external step passed (approval given, identity matched).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub passed: bool,
+    /// Why the flow ended (an administrator's denial), shown to the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The external step's reference (approval id, provider session).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// The result of a successful verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The flow is verified: issue the reset token.
+    Verified,
+    /// Knowledge alone is not enough here: choose one more method.
+    AnotherMethod,
 }
 
 /// A flow's state, as stored.
@@ -127,6 +161,8 @@ pub struct Flow {
     pub expires_at: Timestamp,
     /// When the reset token stops working.
     pub reset_expires_at: Option<Timestamp>,
+    /// What non-code methods gathered.
+    pub progress: Progress,
 }
 
 /// What a challenge or resend asks the caller to do.
@@ -153,6 +189,7 @@ impl Flow {
             last_sent_at: None,
             expires_at: now.plus_secs(s.flow_ttl_secs),
             reset_expires_at: None,
+            progress: Progress::default(),
         }
     }
 
@@ -212,12 +249,28 @@ impl Flow {
         Ok(())
     }
 
-    /// Chooses `method` and sends a code. When the tenant requires it, the
-    /// person must type the full contact behind the hint; a mismatch counts
-    /// as a wrong try.
+    /// Chooses `method` (the first offer of it) and sends a code. See
+    /// [`Flow::choose`].
     pub fn challenge(
         &mut self,
         method: Method,
+        typed_contact: Option<&str>,
+        now: Timestamp,
+        s: &RecoverySettings,
+    ) -> Result<Send, FlowError> {
+        self.choose(method, None, typed_contact, now, s)
+    }
+
+    /// Chooses `method`, and among several offers of it (emergency
+    /// contacts, administrators) the one shown as `hint`. Methods that
+    /// message someone count against the flow's messages and cooldown; the
+    /// others open an answer window of the code's lifetime. When the tenant
+    /// requires it, the person must type the full contact behind a code
+    /// hint; a mismatch counts as a wrong try.
+    pub fn choose(
+        &mut self,
+        method: Method,
+        hint: Option<&str>,
         typed_contact: Option<&str>,
         now: Timestamp,
         s: &RecoverySettings,
@@ -229,10 +282,10 @@ impl Flow {
         let offer = self
             .offers
             .iter()
-            .find(|o| o.method == method)
+            .find(|o| o.method == method && hint.is_none_or(|h| h == o.hint))
             .cloned()
             .ok_or(FlowError::MethodNotOffered)?;
-        if s.require_full_contact {
+        if s.require_full_contact && method.sends_code() {
             let typed = typed_contact.unwrap_or_default();
             // A decoy accepts exactly what a real flow would: the contact
             // the person started from (and nothing for invented hints).
@@ -247,7 +300,21 @@ impl Flow {
                 });
             }
         }
-        self.send(now, s)?;
+        if method == Method::AdminApproval {
+            // The administrator has a day to answer.
+            self.expires_at = self.expires_at.max(now.plus_secs(super::APPROVAL_TTL_SECS));
+        }
+        if method.messages_someone() {
+            self.send(now, s)?;
+        } else {
+            self.state = FlowState::Challenged;
+            self.code_expires_at = Some(now.plus_secs(s.code_ttl_secs));
+        }
+        if self.method != Some(method) || self.destination != offer.destination {
+            // A new choice starts its external step afresh.
+            self.progress.passed = false;
+            self.progress.reference = None;
+        }
         self.method = Some(method);
         self.destination = offer.destination;
         Ok(Send {
@@ -270,35 +337,81 @@ impl Flow {
         })
     }
 
-    /// Checks a code. `code_matches` is the caller's constant-time
-    /// comparison; a decoy never verifies.
+    /// Checks the evidence of the chosen method: `matches` is the caller's
+    /// constant-time comparison of a code or of the answers; for a method
+    /// with an external step it is ignored and the step must have passed
+    /// ([`Flow::pass`]). A decoy never verifies. After knowledge answers,
+    /// `second_after_questions` asks for one more method when the flow
+    /// offers another.
     pub fn verify(
         &mut self,
-        code_matches: bool,
+        matches: bool,
         now: Timestamp,
         s: &RecoverySettings,
-    ) -> Result<(), FlowError> {
+    ) -> Result<Verdict, FlowError> {
         self.live(now)?;
         if self.state != FlowState::Challenged {
             return Err(FlowError::WrongState);
         }
-        let expired = self.code_expires_at.is_none_or(|t| now >= t);
-        if !code_matches || self.decoy || expired {
-            self.wrong_try(s);
-            return Err(if code_matches && expired && !self.decoy {
-                FlowError::CodeExpired
-            } else {
-                FlowError::WrongCode {
-                    tries_left: self.tries_left(s),
-                }
-            });
+        let method = self.method.ok_or(FlowError::WrongState)?;
+        if method.has_external_step() {
+            if !self.progress.passed || self.decoy {
+                return Err(FlowError::Pending);
+            }
+        } else {
+            let expired = self.code_expires_at.is_none_or(|t| now >= t);
+            if !matches || self.decoy || expired {
+                self.wrong_try(s);
+                return Err(if matches && expired && !self.decoy {
+                    FlowError::CodeExpired
+                } else {
+                    FlowError::WrongCode {
+                        tries_left: self.tries_left(s),
+                    }
+                });
+            }
+        }
+        self.code_expires_at = None;
+        let others = self.offers.iter().any(|o| o.method != method);
+        if method == Method::SecurityQuestions && s.methods.second_method_after_questions && others
+        {
+            self.progress.proven.push(method);
+            self.offers.retain(|o| o.method != method);
+            self.state = FlowState::Started;
+            self.method = None;
+            self.destination = None;
+            return Ok(Verdict::AnotherMethod);
         }
         self.state = FlowState::Verified;
-        self.code_expires_at = None;
         let reset_until = now.plus_secs(s.reset_token_ttl_secs);
         self.reset_expires_at = Some(reset_until);
         // The token keeps its full lifetime even late in the flow.
         self.expires_at = self.expires_at.max(reset_until);
+        Ok(Verdict::Verified)
+    }
+
+    /// Records that the external step of the chosen method passed (an
+    /// approval, a matching identity); the person then calls `verify`.
+    pub fn pass(&mut self, now: Timestamp) -> Result<(), FlowError> {
+        self.live(now)?;
+        match (self.state, self.method) {
+            (FlowState::Challenged, Some(m)) if m.has_external_step() => {
+                self.progress.passed = true;
+                Ok(())
+            }
+            _ => Err(FlowError::WrongState),
+        }
+    }
+
+    /// Ends the flow because its external step said no (a denial, a
+    /// mismatched identity), with the reason the person will see.
+    pub fn deny(&mut self, reason: &str, now: Timestamp) -> Result<(), FlowError> {
+        self.live(now)?;
+        if self.state != FlowState::Challenged {
+            return Err(FlowError::WrongState);
+        }
+        self.state = FlowState::Failed;
+        self.progress.reason = Some(reason.chars().take(500).collect());
         Ok(())
     }
 

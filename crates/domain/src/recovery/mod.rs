@@ -2,18 +2,23 @@
 //! hints it shows, the decoys it answers for unknown identifiers, and the
 //! state machine that every flow follows.
 
+pub mod answers;
 mod decoy;
 pub mod eligibility;
 mod flow;
 mod mask;
 
 pub use decoy::decoy_offers;
-pub use flow::{Flow, FlowError, FlowState, Send};
+pub use flow::{Flow, FlowError, FlowState, Progress, Send, Verdict};
 pub use mask::{mask_email, mask_phone};
 
 use serde::{Deserialize, Serialize};
 
 use crate::identifiers::{Email, Phone};
+
+/// How long an administrator has to answer an approval request; a flow
+/// waiting for one lives that long.
+pub const APPROVAL_TTL_SECS: i64 = 24 * 3600;
 
 /// A way to prove who you are. The order is the order methods are listed
 /// in (codes first, then the stronger and slower ones).
@@ -71,6 +76,24 @@ impl Method {
     /// Whether the method sends a one-time code to a bound contact.
     pub fn sends_code(self) -> bool {
         matches!(self, Method::SmsCode | Method::EmailCode)
+    }
+
+    /// Whether choosing the method sends a message (a code, or a request
+    /// to an administrator), so it counts against the flow's messages.
+    pub fn messages_someone(self) -> bool {
+        matches!(
+            self,
+            Method::SmsCode | Method::EmailCode | Method::EmergencyContact | Method::AdminApproval
+        )
+    }
+
+    /// Whether the evidence arrives from elsewhere (an administrator, an
+    /// identity or KYC provider) rather than from the person's `verify`.
+    pub fn has_external_step(self) -> bool {
+        matches!(
+            self,
+            Method::ExternalIdentity | Method::Face | Method::AdminApproval
+        )
     }
 }
 
@@ -157,6 +180,8 @@ pub struct RecoverySettings {
     pub requests_per_ip: u32,
     /// Recovery starts and reminders per identifier per 15 minutes.
     pub requests_per_identifier: u32,
+    /// Which methods are offered, and how.
+    pub methods: eligibility::MethodSettings,
 }
 
 impl Default for RecoverySettings {
@@ -172,6 +197,7 @@ impl Default for RecoverySettings {
             require_full_contact: false,
             requests_per_ip: 60,
             requests_per_identifier: 10,
+            methods: eligibility::MethodSettings::default(),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The JSON API under `/api/v1`, one module per resource.
 
 mod accounts;
+mod approvals;
 mod audit;
 mod captcha;
 mod contacts;
+mod credentials;
 mod password;
 mod recovery;
 mod reminder;
@@ -23,4 +25,6 @@ pub(crate) fn router() -> OpenApiRouter<App> {
         .merge(accounts::router())
         .merge(audit::router())
         .merge(contacts::router())
+        .merge(credentials::router())
+        .merge(approvals::router())
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use regain_app::recovery::{Next, Status};
+use regain_app::recovery::{Evidence, Next, Status};
 use regain_app::App;
 use regain_domain::recovery::Method;
 use serde::{Deserialize, Serialize};
@@ -42,9 +42,13 @@ pub(crate) struct StartRequest {
 /// One offered method.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct MethodView {
-    /// `sms_code` or `email_code`.
+    /// `sms_code`, `email_code`, `security_questions`, `emergency_contact`,
+    /// `admin_approval`, `external_identity` or `face`.
     method: &'static str,
-    /// The masked contact, e.g. `138****1234`.
+    /// What tells offers apart: the masked contact (`138****1234`), the
+    /// masked administrator (`acme/o***n`), or for questions how many are
+    /// asked of how many set (`2/3`). Pass it back as `hint` to choose
+    /// among several offers of one method.
     hint: String,
 }
 
@@ -82,6 +86,16 @@ pub(crate) struct StatusView {
     /// The last message's delivery, so "why didn't I get the code?" has an
     /// answer.
     delivery: Option<DeliveryView>,
+    /// `security_questions`: the questions to answer, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    questions: Vec<String>,
+    /// Methods passed already, when the tenant asks for a second one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    proven: Vec<&'static str>,
+    /// Why the flow ended, when someone said no (an administrator's
+    /// denial).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// Delivery of the last message.
@@ -98,28 +112,45 @@ pub(crate) struct DeliveryView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChallengeRequest {
-    /// `sms_code` or `email_code`.
+    /// One of the offered methods.
     method: String,
+    /// The hint of the chosen offer, among several of one method (which
+    /// emergency contact, which administrator); the first when absent.
+    #[serde(default)]
+    hint: Option<String>,
     /// The full phone or email behind the hint, when the tenant requires it.
     #[serde(default)]
     contact: Option<String>,
 }
 
-/// The code received.
+/// The evidence of the chosen method. No `Debug`: codes and answers must
+/// never reach a log.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifyRequest {
-    /// Six digits.
-    code: String,
+    /// Six digits (a code method or an emergency contact's relayed code).
+    #[serde(default)]
+    code: Option<String>,
+    /// `security_questions`: the answers, in the order of the questions.
+    #[serde(default)]
+    answers: Option<Vec<String>>,
 }
 
-/// A verified recovery.
+/// A verified recovery, or the request for one more method.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct VerifyResponse {
+    /// `reset_password`, or `choose_another_method` when the tenant asks
+    /// for a second method after security questions.
+    next: &'static str,
     /// Authorizes one password reset; single use.
-    reset_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reset_token: Option<String>,
     /// When it stops working (RFC 3339).
-    expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    /// The methods left, for `choose_another_method`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    methods: Vec<MethodView>,
     /// For a recovery started from an email or phone bound to several
     /// accounts: the accounts to choose from (pass `account_id` to reset).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -179,6 +210,9 @@ fn status_view(s: Status) -> StatusView {
         delivery: s
             .delivery
             .map(|(state, reason)| DeliveryView { state, reason }),
+        questions: s.questions,
+        proven: s.proven.into_iter().map(Method::as_str).collect(),
+        reason: s.reason,
     }
 }
 
@@ -251,12 +285,14 @@ async fn get_recovery(
     )))
 }
 
-/// Choose a method and get a code.
+/// Choose a method: a code is sent (to a bound contact, or to an
+/// emergency contact who relays it), the questions are picked, or the
+/// administrator is asked.
 #[utoipa::path(post, path = "/api/v1/t/{tenant}/recovery/{flow_id}/challenge", tag = "recovery",
     params(("tenant" = String, Path, description = "Tenant slug"), ("flow_id" = String, Path, description = "Flow id")),
     request_body = ChallengeRequest,
     responses(
-        (status = 200, description = "A code is on its way", body = StatusView),
+        (status = 200, description = "Started: a code is on its way, the questions are listed, or the administrator was asked", body = StatusView),
         (status = 400, description = "method_not_available, or contact_mismatch (a wrong try)", body = ErrorBody),
         (status = 404, description = "Unknown tenant or flow", body = ErrorBody),
         (status = 409, description = "flow_wrong_state", body = ErrorBody),
@@ -272,7 +308,14 @@ async fn challenge_recovery(
 ) -> Result<Json<StatusView>, ApiError> {
     let method = parse_method(&req.method)?;
     let status = app
-        .challenge_recovery(&tenant, &flow_id, method, req.contact.as_deref(), &client)
+        .challenge_recovery(
+            &tenant,
+            &flow_id,
+            method,
+            req.hint.as_deref(),
+            req.contact.as_deref(),
+            &client,
+        )
         .await?;
     Ok(Json(status_view(status)))
 }
@@ -298,7 +341,8 @@ async fn resend_recovery(
     )))
 }
 
-/// Enter the code; get a reset token.
+/// Give the evidence (a code, or the answers); get a reset token. For an
+/// administrator's approval, call it once the status says it was given.
 #[utoipa::path(post, path = "/api/v1/t/{tenant}/recovery/{flow_id}/verify", tag = "recovery",
     params(("tenant" = String, Path, description = "Tenant slug"), ("flow_id" = String, Path, description = "Flow id")),
     request_body = VerifyRequest,
@@ -306,8 +350,8 @@ async fn resend_recovery(
         (status = 200, description = "Verified", body = VerifyResponse),
         (status = 400, description = "code_invalid (with attempts_left) or code_expired", body = ErrorBody),
         (status = 404, description = "Unknown tenant or flow", body = ErrorBody),
-        (status = 409, description = "flow_wrong_state", body = ErrorBody),
-        (status = 410, description = "flow_failed (too many wrong codes) or flow_expired", body = ErrorBody),
+        (status = 409, description = "flow_wrong_state, or verification_pending (an approval not given yet)", body = ErrorBody),
+        (status = 410, description = "flow_failed (too many wrong codes, or denied) or flow_expired", body = ErrorBody),
     ))]
 async fn verify_recovery(
     State(app): State<App>,
@@ -316,12 +360,22 @@ async fn verify_recovery(
     ClientInfo(client): ClientInfo,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
+    let evidence = Evidence {
+        code: req.code.as_deref(),
+        answers: req.answers.as_deref(),
+    };
     let v = app
-        .verify_recovery(&tenant, &flow_id, &req.code, &client)
+        .verify_recovery(&tenant, &flow_id, evidence, &client)
         .await?;
     Ok(Json(VerifyResponse {
+        next: if v.reset_token.is_some() {
+            "reset_password"
+        } else {
+            "choose_another_method"
+        },
         reset_token: v.reset_token,
-        expires_at: rfc3339(v.expires_at),
+        expires_at: v.expires_at.map(rfc3339),
+        methods: methods(v.methods),
         accounts: v
             .accounts
             .into_iter()
