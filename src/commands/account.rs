@@ -69,6 +69,18 @@ pub enum AccountCommand {
         /// Qualified name (root or root/sub…).
         name: String,
     },
+    /// Grant a tenant staff role: `support` reviews appeals, `operator`
+    /// reads the whole tenant's audit log; `none` withdraws it.
+    Staff {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Qualified name (root or root/sub…).
+        name: String,
+        /// support, operator or none.
+        #[arg(long, value_parser = ["support", "operator", "none"])]
+        role: String,
+    },
 }
 
 #[derive(Args)]
@@ -237,6 +249,15 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
                 account.qualified_name,
                 if disable { "disabled" } else { "enabled" }
             );
+        }
+        AccountCommand::Staff { tenant, name, role } => {
+            let tenant = app.tenant(&tenant).await.map_err(explain)?;
+            let account = app.account_by_name(&tenant, &name).await.map_err(explain)?;
+            let granted = (role != "none").then_some(role.as_str());
+            app.set_staff_role(&tenant, account.id, granted)
+                .await
+                .map_err(explain)?;
+            println!("{}: staff role {role}", account.qualified_name);
         }
         AccountCommand::Show { tenant, name } => {
             let tenant = app.tenant(&tenant).await.map_err(explain)?;

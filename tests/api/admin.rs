@@ -6,7 +6,7 @@ use regain_domain::policy::overrides::PolicyOverride;
 use serde_json::{json, Value};
 
 use crate::helpers::{violation_codes, TestApp, PASSWORD};
-use crate::peers::message_id;
+use crate::peers::{link_parts, message_id};
 
 async fn reset(t: &TestApp, token: &str, id: i64, body: Value) -> (u16, Value) {
     let res = t
@@ -32,18 +32,6 @@ async fn admin_post(t: &TestApp, token: &str, path: &str, body: Value) -> (u16, 
         .unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
-}
-
-/// The `flow` and `token` of a reset link's fragment.
-fn link_parts(text: &str) -> (String, String) {
-    let at = text.find("#flow=").expect("a reset link") + 6;
-    let rest = &text[at..];
-    let (flow, rest) = rest.split_once("&token=").unwrap();
-    let token: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    (flow.to_string(), token)
 }
 
 /// Who acts in the matrix, and through which tenant's API.

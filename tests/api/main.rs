@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admin;
+mod appeals;
 mod cli;
 mod deploy;
 mod health;

@@ -60,6 +60,15 @@ backend_tests! {
             "GET /api/v1/t/{tenant}/approvals",
             "POST /api/v1/t/{tenant}/approvals/{id}/approve",
             "POST /api/v1/t/{tenant}/approvals/{id}/deny",
+            "GET /api/v1/t/{tenant}/appeals",
+            "POST /api/v1/t/{tenant}/appeals",
+            "GET /api/v1/t/{tenant}/appeals/{id}",
+            "POST /api/v1/t/{tenant}/appeals/{id}/confirm",
+            "POST /api/v1/t/{tenant}/appeals/{id}/attachments",
+            "GET /api/v1/t/{tenant}/appeals/{id}/attachments/{attachment_id}",
+            "POST /api/v1/t/{tenant}/appeals/{id}/claim",
+            "POST /api/v1/t/{tenant}/appeals/{id}/approve",
+            "POST /api/v1/t/{tenant}/appeals/{id}/deny",
             "GET /api/v1/t/{tenant}/policy",
         ]
         .into_iter()

@@ -190,6 +190,18 @@ pub fn code_in(text: &str) -> String {
     rest.chars().take_while(|c| c.is_ascii_digit()).collect()
 }
 
+/// The `flow` and `token` of a reset link's fragment.
+pub fn link_parts(text: &str) -> (String, String) {
+    let at = text.find("#flow=").expect("a reset link") + 6;
+    let rest = &text[at..];
+    let (flow, rest) = rest.split_once("&token=").unwrap();
+    let token: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (flow.to_string(), token)
+}
+
 /// The Message-ID header of an email.
 pub fn message_id(email: &str) -> String {
     email

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod appeals;
 pub mod auth;
 pub mod captcha;
 pub mod clock;

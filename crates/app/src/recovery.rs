@@ -855,6 +855,7 @@ impl App {
                 &client.ip.to_string(),
                 "success",
             ),
+            bind_contact: appeal_contact(&r, tenant),
         };
         if !self.store.complete_reset(&reset, now).await? {
             return Err(AppError::ResetTokenInvalid);
@@ -906,6 +907,34 @@ fn flow_subject(r: &FlowRecord) -> String {
         (Some(id), _) => format!("account:{id}"),
         (None, Some(_)) => "shared-contact".to_string(),
         (None, None) => "unknown".to_string(),
+    }
+}
+
+/// An approved appeal's new contact, bound with the new password.
+fn appeal_contact(
+    r: &FlowRecord,
+    tenant: &Tenant,
+) -> Option<(regain_store::ContactKind, String, String, u32)> {
+    let from_appeal = r
+        .flow
+        .progress
+        .reference
+        .as_deref()
+        .is_some_and(|p| p.starts_with("appeal:"));
+    let contact = r.contact.as_deref().filter(|_| from_appeal)?;
+    let cap = tenant.settings.max_accounts_per_contact;
+    if let Ok(e) = Email::parse(contact) {
+        Some((
+            regain_store::ContactKind::Email,
+            e.as_str().to_string(),
+            e.key(),
+            cap,
+        ))
+    } else if let Ok(p) = Phone::parse(contact) {
+        let value = p.as_str().to_string();
+        Some((regain_store::ContactKind::Phone, value.clone(), value, cap))
+    } else {
+        None
     }
 }
 

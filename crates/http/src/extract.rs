@@ -261,6 +261,11 @@ number_param!(
     "contact_id"
 );
 number_param!(
+    /// The `{attachment_id}` segment of an appeal's attachment.
+    AttachmentId,
+    "attachment_id"
+);
+number_param!(
     /// The `{id}` segment of an approval request or an appeal.
     ItemId,
     "id"

@@ -159,43 +159,18 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let (column, key_column, verified_column) = kind.columns();
-        if let Some((_, key)) = value {
-            let tenant = sqlx::query("SELECT tenant_id FROM accounts WHERE id = $1")
-                .bind(account_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound("account"))?;
-            let tenant_id = int(&tenant, "tenant_id")?;
-            if self.backend == crate::Backend::Postgres {
-                sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
-                    .bind(tenant_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            }
-            let count = sqlx::query(&format!(
-                "SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = $1 AND {key_column} = $2 \
-                 AND {verified_column} = 1 AND id <> $3"
-            ))
-            .bind(tenant_id)
-            .bind(key)
-            .bind(account_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if int(&count, "n")? >= i64::from(max_accounts_per_contact) {
-                return Err(StoreError::ContactLimit);
-            }
-        }
-        update_contact(
+        if !bind_in(
             &mut tx,
+            self.backend,
             account_id,
             kind,
             value,
-            column,
-            key_column,
-            verified_column,
+            max_accounts_per_contact,
         )
-        .await?;
+        .await?
+        {
+            return Err(StoreError::ContactLimit);
+        }
         // Binding consumes the pending verification of exactly this value,
         // so a code cannot bind after its pending row was dropped.
         let pending = sqlx::query(
@@ -255,4 +230,56 @@ async fn update_contact(
         return Err(StoreError::NotFound("account"));
     }
     Ok(())
+}
+
+/// Binds `value` (`(contact, lookup key)`) as the verified contact of
+/// `kind`, or removes it with `None`, inside the caller's transaction. A
+/// contact bound to `max_accounts_per_contact` other accounts already is
+/// not bound: returns `false` and changes nothing.
+pub(crate) async fn bind_in(
+    tx: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
+    account_id: i64,
+    kind: ContactKind,
+    value: Option<(&str, &str)>,
+    max_accounts_per_contact: u32,
+) -> Result<bool, StoreError> {
+    let (column, key_column, verified_column) = kind.columns();
+    if let Some((_, key)) = value {
+        let tenant = sqlx::query("SELECT tenant_id FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("account"))?;
+        let tenant_id = int(&tenant, "tenant_id")?;
+        if backend == crate::Backend::Postgres {
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(tenant_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        let count = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = $1 AND {key_column} = $2 \
+             AND {verified_column} = 1 AND id <> $3"
+        ))
+        .bind(tenant_id)
+        .bind(key)
+        .bind(account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if int(&count, "n")? >= i64::from(max_accounts_per_contact) {
+            return Ok(false);
+        }
+    }
+    update_contact(
+        tx,
+        account_id,
+        kind,
+        value,
+        column,
+        key_column,
+        verified_column,
+    )
+    .await?;
+    Ok(true)
 }

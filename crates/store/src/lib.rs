@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+pub mod appeals;
 pub mod approvals;
 pub mod audit;
 mod captchas;
@@ -24,6 +25,7 @@ mod throttles;
 mod write;
 
 pub use accounts::{Account, NewAccount, Placement};
+pub use appeals::{Appeal, Attachment};
 pub use approvals::Approval;
 pub use audit::{AuditEvent, AuditFilter, AuditProblem, AuditRow};
 pub use contacts::{ContactKind, PendingContact};

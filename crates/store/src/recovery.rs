@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 
 use crate::accounts::set_password_in;
 use crate::audit::{self, AuditEvent};
+use crate::contacts::ContactKind;
 use crate::outbox::{enqueue, NewMessage};
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
 use crate::{Store, StoreError};
@@ -99,6 +100,10 @@ pub struct CompletedReset {
     pub notices: Vec<NewMessage>,
     /// The audit event.
     pub audit: AuditEvent,
+    /// A contact to bind as verified with the new password (an approved
+    /// appeal's new contact): kind, value, lookup key, and the tenant's cap
+    /// of accounts per contact (over it, the contact is not bound).
+    pub bind_contact: Option<(ContactKind, String, String, u32)>,
 }
 
 impl Store {
@@ -245,6 +250,23 @@ impl Store {
         for notice in &reset.notices {
             enqueue(&mut tx, notice, now).await?;
         }
+        if let Some((kind, value, key, cap)) = &reset.bind_contact {
+            let bound = crate::contacts::bind_in(
+                &mut tx,
+                self.backend,
+                reset.account_id,
+                *kind,
+                Some((value, key)),
+                *cap,
+            )
+            .await?;
+            if !bound {
+                tracing::warn!(
+                    account = reset.account_id,
+                    "appeal contact not bound: over the cap"
+                );
+            }
+        }
         audit::append(&mut tx, self.backend, &reset.audit, now).await?;
         tx.commit().await?;
         Ok(true)
@@ -291,7 +313,7 @@ pub(crate) async fn update_flow(
 }
 
 /// Inserts `r` on `conn`, with `last_message_id` as its last message.
-async fn insert_flow(
+pub(crate) async fn insert_flow(
     conn: &mut sqlx::AnyConnection,
     r: &FlowRecord,
     last_message_id: Option<i64>,

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one module per resource.
 
 mod accounts;
+mod appeals;
 mod approvals;
 mod audit;
 mod captcha;
@@ -27,4 +28,5 @@ pub(crate) fn router() -> OpenApiRouter<App> {
         .merge(contacts::router())
         .merge(credentials::router())
         .merge(approvals::router())
+        .merge(appeals::router())
 }
