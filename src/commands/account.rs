@@ -69,6 +69,28 @@ pub enum AccountCommand {
         /// Qualified name (root or root/sub…).
         name: String,
     },
+    /// Record a root account's verified identity (after a KYC check), which
+    /// the face and external-identity methods compare against. Document
+    /// numbers are stored only as keyed hashes.
+    Identity {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// The root account's name.
+        name: String,
+        /// The verified name of the person or enterprise.
+        #[arg(long)]
+        verified_name: String,
+        /// The document number (ID card, passport, business licence).
+        #[arg(long)]
+        document: String,
+        /// An enterprise's legal representative's name.
+        #[arg(long, requires = "representative_document")]
+        representative_name: Option<String>,
+        /// The legal representative's document number.
+        #[arg(long, requires = "representative_name")]
+        representative_document: Option<String>,
+    },
     /// Grant a tenant staff role: `support` reviews appeals, `operator`
     /// reads the whole tenant's audit log; `none` withdraws it.
     Staff {
@@ -249,6 +271,28 @@ pub async fn run(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
                 account.qualified_name,
                 if disable { "disabled" } else { "enabled" }
             );
+        }
+        AccountCommand::Identity {
+            tenant,
+            name,
+            verified_name,
+            document,
+            representative_name,
+            representative_document,
+        } => {
+            let tenant = app.tenant(&tenant).await.map_err(explain)?;
+            let account = app.account_by_name(&tenant, &name).await.map_err(explain)?;
+            let input = regain_app::methods::identity::IdentityInput {
+                name: &verified_name,
+                document: &document,
+                representative: representative_name
+                    .as_deref()
+                    .zip(representative_document.as_deref()),
+            };
+            app.set_identity_record(&tenant, &account, input)
+                .await
+                .map_err(explain)?;
+            println!("{}: identity recorded", account.qualified_name);
         }
         AccountCommand::Staff { tenant, name, role } => {
             let tenant = app.tenant(&tenant).await.map_err(explain)?;

@@ -1,4 +1,4 @@
-//! `regain tenant create|list`.
+//! `regain tenant create|list|settings`.
 
 use clap::Subcommand;
 use regain_app::App;
@@ -24,6 +24,17 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Print a tenant's settings as JSON (recovery rules, enabled methods,
+    /// CAPTCHA, KYC and OpenID Connect providers), or replace them with the
+    /// JSON in --file. Unknown fields are refused; missing ones take their
+    /// defaults.
+    Settings {
+        /// The tenant's slug.
+        slug: String,
+        /// A JSON file with the new settings.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 pub async fn run(app: App, cmd: TenantCommand) -> anyhow::Result<()> {
@@ -53,6 +64,21 @@ pub async fn run(app: App, cmd: TenantCommand) -> anyhow::Result<()> {
                 tenant.name,
                 preset.name()
             );
+        }
+        TenantCommand::Settings { slug, file } => {
+            let tenant = app.tenant(&slug).await.map_err(explain)?;
+            match file {
+                None => println!("{}", serde_json::to_string_pretty(&tenant.settings)?),
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                    let settings: regain_domain::tenant::TenantSettings =
+                        serde_json::from_str(&text)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    app.store.set_tenant_settings(tenant.id, &settings).await?;
+                    println!("settings of {} replaced", tenant.slug);
+                }
+            }
         }
         TenantCommand::List => {
             for t in app.store.list_tenants().await? {

@@ -903,3 +903,124 @@ async fn a_stalled_request_is_cut_at_the_shutdown_timeout() {
     assert!(text.contains("were cut"), "{text}");
     drop(stalled);
 }
+
+/// Operators configure what the recovery methods need from the command
+/// line: the tenant's settings as JSON, an identity record, a staff role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_set_tenant_settings_identity_and_staff_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("REGAIN_DATA_DIR", dir.path().join("data"))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.to_str().unwrap())).collect();
+    let run = |args: &[&str], stdin: &str| regain(dir.path(), &env, args, stdin);
+    assert!(run(&["tenant", "create", "shop"], "").status.success());
+    let shown = run(&["tenant", "settings", "shop"], "");
+    let mut settings: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(settings["kyc"], serde_json::Value::Null);
+    settings["recovery"]["methods"]["questions_asked"] = 3.into();
+    settings["kyc"] = serde_json::json!({"name": "facecheck", "session_url": "http://127.0.0.1:9/s",
+        "api_key": "k", "webhook_secret": "s"});
+    let file = dir.path().join("settings.json");
+    std::fs::write(&file, settings.to_string()).unwrap();
+    let set = run(
+        &[
+            "tenant",
+            "settings",
+            "shop",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let again: serde_json::Value =
+        serde_json::from_slice(&run(&["tenant", "settings", "shop"], "").stdout).unwrap();
+    assert_eq!(again["recovery"]["methods"]["questions_asked"], 3);
+    assert_eq!(again["kyc"]["name"], "facecheck");
+    std::fs::write(&file, r#"{"recovery": {"methodz": {}}}"#).unwrap();
+    let bad = run(
+        &[
+            "tenant",
+            "settings",
+            "shop",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("methodz"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    assert!(run(
+        &[
+            "account",
+            "create",
+            "--tenant",
+            "shop",
+            "--kind",
+            "enterprise",
+            "acme"
+        ],
+        "Pass-word-1234\n"
+    )
+    .status
+    .success());
+    let half = run(
+        &[
+            "account",
+            "identity",
+            "--tenant",
+            "shop",
+            "acme",
+            "--verified-name",
+            "Acme",
+            "--document",
+            "911",
+        ],
+        "",
+    );
+    assert!(
+        !half.status.success(),
+        "an enterprise names its legal representative"
+    );
+    assert!(
+        text(&half.stderr).contains("legal representative"),
+        "{}",
+        text(&half.stderr)
+    );
+    let full = run(
+        &[
+            "account",
+            "identity",
+            "--tenant",
+            "shop",
+            "acme",
+            "--verified-name",
+            "Acme",
+            "--document",
+            "911",
+            "--representative-name",
+            "Wang Wei",
+            "--representative-document",
+            "320",
+        ],
+        "",
+    );
+    assert!(full.status.success(), "{}", text(&full.stderr));
+    let staff = run(
+        &[
+            "account", "staff", "--tenant", "shop", "acme", "--role", "support",
+        ],
+        "",
+    );
+    assert!(staff.status.success(), "{}", text(&staff.stderr));
+    let audit = run(&["audit", "list", "--tenant", "shop"], "");
+    let listed = text(&audit.stdout);
+    assert!(
+        listed.contains("credentials.identity") && listed.contains("account.staff_role"),
+        "{listed}"
+    );
+}

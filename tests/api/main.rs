@@ -10,6 +10,7 @@ mod appeals;
 mod cli;
 mod deploy;
 mod health;
+mod kyc;
 mod login;
 mod methods;
 mod metrics;

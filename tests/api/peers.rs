@@ -306,3 +306,85 @@ pub async fn captcha_provider() -> String {
     });
     url
 }
+
+/// A KYC/liveness provider: creates sessions for Regain (checking its API
+/// key) and, when the test says so, posts a signed result to Regain's
+/// webhook as the real provider would.
+pub struct KycPeer {
+    /// Where Regain creates sessions.
+    pub session_url: String,
+    /// The API key Regain must present.
+    pub api_key: String,
+    /// Signs the results.
+    pub webhook_secret: String,
+    /// The session requests received.
+    pub sessions: Arc<Mutex<Vec<Value>>>,
+}
+
+impl KycPeer {
+    pub async fn start() -> KycPeer {
+        let api_key = "kyc-api-key-for-tests".to_string();
+        let sessions = Arc::new(Mutex::new(Vec::new()));
+        let (key, store) = (api_key.clone(), sessions.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let page = base.clone();
+        let app = Router::new().route(
+            "/sessions",
+            post(move |headers: HeaderMap, Json(body): Json<Value>| {
+                let (key, store, page) = (key.clone(), store.clone(), page.clone());
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    if auth != format!("Bearer {key}") {
+                        return (StatusCode::UNAUTHORIZED, Json(json!({})));
+                    }
+                    let mut all = store.lock().unwrap();
+                    all.push(body);
+                    let id = format!("kyc-session-{}", all.len());
+                    (
+                        StatusCode::CREATED,
+                        Json(json!({"session_id": id, "url": format!("{page}/verify/{id}")})),
+                    )
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        KycPeer {
+            session_url: format!("{base}/sessions"),
+            api_key,
+            webhook_secret: "kyc-webhook-secret-for-tests".into(),
+            sessions,
+        }
+    }
+
+    /// Posts `body` to `webhook` signed at `timestamp`, with `secret` (the
+    /// right one, or a forger's); returns status and body.
+    pub async fn post_result(
+        &self,
+        http: &reqwest::Client,
+        webhook: &str,
+        timestamp: i64,
+        secret: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let raw = serde_json::to_vec(body).unwrap();
+        let ts = timestamp.to_string();
+        let signature = regain_delivery::senders::sign(secret.as_bytes(), &ts, &raw);
+        let res = http
+            .post(webhook)
+            .header("content-type", "application/json")
+            .header("x-regain-timestamp", ts)
+            .header("x-regain-signature", signature)
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}

@@ -102,6 +102,23 @@ pub enum AppError {
         /// Human message.
         message: &'static str,
     },
+    /// A credential of a caller that is not a session (a webhook's
+    /// signature) is missing or wrong.
+    #[error("{message}")]
+    Unauthorized {
+        /// Stable code.
+        code: &'static str,
+        /// Human message.
+        message: &'static str,
+    },
+    /// A provider Regain depends on did not answer.
+    #[error("{message}")]
+    Unavailable {
+        /// Stable code.
+        code: &'static str,
+        /// Human message.
+        message: &'static str,
+    },
     /// Anything else: logged in full, answered generically.
     #[error("internal error")]
     Internal(String),
@@ -114,7 +131,9 @@ impl AppError {
             AppError::NotFound { code, .. }
             | AppError::Invalid { code, .. }
             | AppError::Gone { code, .. }
-            | AppError::WrongState { code, .. } => code,
+            | AppError::WrongState { code, .. }
+            | AppError::Unauthorized { code, .. }
+            | AppError::Unavailable { code, .. } => code,
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Throttled { .. } => "too_many_attempts",
             AppError::Busy => "busy",

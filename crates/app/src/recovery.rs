@@ -70,6 +70,8 @@ pub struct Status {
     pub proven: Vec<Method>,
     /// Why the flow ended, when someone said no (an administrator).
     pub reason: Option<String>,
+    /// Where to go for the external step (the provider's page).
+    pub url: Option<String>,
 }
 
 /// The evidence a person gives to `verify`.
@@ -353,6 +355,7 @@ impl App {
             questions,
             proven: r.flow.progress.proven.clone(),
             reason: r.flow.progress.reason.clone(),
+            url: r.flow.progress.url.clone(),
             state: r.flow.state_at(self.clock.now()),
             method: r.flow.method,
             methods: listed(&r.flow.offers),
@@ -405,6 +408,7 @@ impl App {
         let outcome = r.flow.choose(method, hint, contact, now, s);
         let sent = match (&outcome, method) {
             (Ok(_), Method::SecurityQuestions) => self.ask_questions(tenant, r.clone(), now).await,
+            (Ok(_), Method::Face) => self.start_face(tenant, r.clone(), client).await,
             (Ok(send), Method::AdminApproval) => {
                 let approver = send
                     .destination

@@ -27,6 +27,52 @@ pub struct CaptchaProvider {
     pub secret: String,
 }
 
+/// A KYC/liveness provider for the `face` method (see
+/// `docs/kyc-provider.md`): Regain creates a session at `session_url` with
+/// `api_key`, and the provider posts the result to
+/// `/api/v1/webhooks/kyc/{name}`, signed with `webhook_secret`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KycProvider {
+    /// The provider's name in the webhook path.
+    pub name: String,
+    /// Where sessions are created (POST).
+    pub session_url: String,
+    /// Sent as a bearer token when creating a session.
+    pub api_key: String,
+    /// Signs the webhook calls (HMAC-SHA256).
+    pub webhook_secret: String,
+}
+
+/// An OpenID Connect provider for the `external_identity` method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProvider {
+    /// Shown to the person as the method's hint (e.g. "PayCo").
+    pub name: String,
+    /// The issuer URL (discovery at `/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+    /// The claim that carries the verified identity number.
+    #[serde(default = "default_identity_claim")]
+    pub identity_claim: String,
+    /// The claim that carries the account type (`individual` or
+    /// `enterprise`).
+    #[serde(default = "default_type_claim")]
+    pub type_claim: String,
+}
+
+fn default_identity_claim() -> String {
+    "id_number".into()
+}
+
+fn default_type_claim() -> String {
+    "account_type".into()
+}
+
 /// Settings of a tenant that are not part of the password policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -39,6 +85,12 @@ pub struct TenantSettings {
     pub captcha_provider: Option<CaptchaProvider>,
     /// Recovery rules.
     pub recovery: RecoverySettings,
+    /// The KYC provider of the `face` method; without it the method is
+    /// not offered.
+    pub kyc: Option<KycProvider>,
+    /// The OpenID Connect provider of the `external_identity` method;
+    /// without it the method is not offered.
+    pub oidc: Option<OidcProvider>,
 }
 
 impl Default for TenantSettings {
@@ -48,6 +100,8 @@ impl Default for TenantSettings {
             captcha: CaptchaMode::Builtin,
             captcha_provider: None,
             recovery: RecoverySettings::default(),
+            kyc: None,
+            oidc: None,
         }
     }
 }

@@ -83,6 +83,8 @@ impl From<AppError> for ApiError {
             }
             AppError::NoVerifiedContact | AppError::WrongState { .. } => StatusCode::CONFLICT,
             AppError::Gone { .. } => StatusCode::GONE,
+            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::PasswordChangeRequired | AppError::AccountDisabled | AppError::Forbidden => {

@@ -84,6 +84,15 @@ impl Store {
         row.as_ref().map(tenant_from_row).transpose()
     }
 
+    /// Finds a tenant by id.
+    pub async fn tenant_by_id(&self, id: i64) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
     /// Every tenant, by slug.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants ORDER BY slug"))

@@ -6,6 +6,8 @@
 
 pub mod approval;
 pub mod emergency;
+pub mod identity;
+pub mod kyc;
 pub mod questions;
 
 use regain_domain::account::{AccountKind, Position};
@@ -167,9 +169,13 @@ impl App {
                         ));
                     }
                 }
-                // Offered once their provider is configured (see the KYC
-                // and OpenID Connect adapters).
-                Method::ExternalIdentity | Method::Face => {}
+                // Offered once their provider is configured.
+                Method::Face => {
+                    if tenant.settings.kyc.is_some() {
+                        offers.push(offer(Method::Face, kyc::subject_of(account).into(), None));
+                    }
+                }
+                Method::ExternalIdentity => {}
             }
         }
         Ok(offers)

@@ -125,6 +125,10 @@ pub struct Progress {
     /// The external step's reference (approval id, provider session).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// Where the person goes for the external step (the identity or KYC
+    /// provider's page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The result of a successful verification.
@@ -314,6 +318,7 @@ impl Flow {
             // A new choice starts its external step afresh.
             self.progress.passed = false;
             self.progress.reference = None;
+            self.progress.url = None;
         }
         self.method = Some(method);
         self.destination = offer.destination;

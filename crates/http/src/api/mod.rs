@@ -12,6 +12,7 @@ mod recovery;
 mod reminder;
 mod sessions;
 mod views;
+mod webhooks;
 
 use regain_app::App;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,4 +30,5 @@ pub(crate) fn router() -> OpenApiRouter<App> {
         .merge(credentials::router())
         .merge(approvals::router())
         .merge(appeals::router())
+        .merge(webhooks::router())
 }

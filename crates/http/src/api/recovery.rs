@@ -96,6 +96,10 @@ pub(crate) struct StatusView {
     /// denial).
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// `face`, `external_identity`: open this page to take the external
+    /// step, then check the status and call `verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_url: Option<String>,
 }
 
 /// Delivery of the last message.
@@ -213,6 +217,7 @@ fn status_view(s: Status) -> StatusView {
         questions: s.questions,
         proven: s.proven.into_iter().map(Method::as_str).collect(),
         reason: s.reason,
+        redirect_url: s.url,
     }
 }
 
