@@ -210,6 +210,9 @@ backend_tests! {
         t.admin("acme/mail/postmaster", None).await;
         t.account("acme/mail/erin", None, None).await;
         t.account("globex", None, None).await;
+        // Support staff review appeals; they hold no rights over accounts.
+        let desk = t.individual("helpdesk", None).await;
+        t.app.set_staff_role(&t.tenant, desk.id, Some("support")).await.unwrap();
         let other = t.app.create_tenant("other", "Other", regain_domain::policy::presets::Preset::Cloud).await.unwrap();
         t.account_in(&other, "acme", None, None, false).await;
 
@@ -241,6 +244,9 @@ backend_tests! {
                 case("acme/mail/erin", "acme/mail/erin", action, own),
                 case("globex", "acme/bob", action, 403),
                 case("other:acme", "acme/bob", action, 404),
+                case("helpdesk", "acme/bob", action, 403),
+                case("helpdesk", "acme", action, 403),
+                case("helpdesk", "acme/mail/erin", action, 403),
             ]);
         }
         assert!(cases.len() >= 40);
@@ -322,6 +328,18 @@ backend_tests! {
         assert!(globex.is_empty(), "another tree sees nothing: {globex:?}");
         let paged = read(t.token("acme", PASSWORD).await, "?limit=1".into()).await;
         assert_eq!(paged.len(), 1);
+        // A tenant operator reads the whole tenant; support staff only
+        // their own events.
+        let auditor = t.individual("auditor", None).await;
+        t.app.set_staff_role(&t.tenant, auditor.id, Some("operator")).await.unwrap();
+        let desk = t.individual("helpdesk", None).await;
+        t.app.set_staff_role(&t.tenant, desk.id, Some("support")).await.unwrap();
+        t.login("globex", "Wrong-pass-1").await;
+        let all = read(t.token("auditor", PASSWORD).await, "?action=login".into()).await;
+        assert!(all.contains(&failed(&erin_subject)) && all.contains(&failed(&mail_subject)), "{all:?}");
+        assert!(all.iter().any(|(_, s, o)| o == "failure" && s != &erin_subject && s != &mail_subject), "other trees too: {all:?}");
+        let support = read(t.token("helpdesk", PASSWORD).await, format!("?subject={erin_subject}")).await;
+        assert!(support.is_empty(), "support reads no account's events: {support:?}");
     }
 
     async fn contacts_are_bound_only_with_their_code(backend: Backend) {

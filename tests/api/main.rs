@@ -14,6 +14,7 @@ mod kyc;
 mod login;
 mod methods;
 mod metrics;
+mod oidc;
 mod openapi;
 mod password;
 mod peers;

@@ -70,6 +70,7 @@ backend_tests! {
             "POST /api/v1/t/{tenant}/appeals/{id}/approve",
             "POST /api/v1/t/{tenant}/appeals/{id}/deny",
             "POST /api/v1/webhooks/kyc/{provider}",
+            "GET /api/v1/oidc/callback",
             "GET /api/v1/t/{tenant}/policy",
         ]
         .into_iter()

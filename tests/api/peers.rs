@@ -388,3 +388,212 @@ impl KycPeer {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// How the OpenID Connect peer misbehaves, to test that Regain refuses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OidcMode {
+    /// A correct provider.
+    Honest,
+    /// The ID token carries another sign-in's nonce.
+    WrongNonce,
+    /// The ID token is issued to another client.
+    WrongAudience,
+    /// The ID token is signed with a key not in the JWKS.
+    UnknownKey,
+}
+
+struct OidcState {
+    mode: OidcMode,
+    id_number: String,
+    account_type: String,
+    /// code → (nonce, PKCE challenge)
+    codes: std::collections::HashMap<String, (String, String)>,
+}
+
+/// An OpenID Connect provider: discovery, JWKS, an authorization endpoint
+/// that signs the person in at once and redirects back, and a token
+/// endpoint that checks PKCE and the client secret and returns an ID token
+/// signed RS256 with its test key.
+pub struct OidcPeer {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    state: Arc<Mutex<OidcState>>,
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn sign_jwt(key: &rsa::RsaPrivateKey, kid: &str, claims: &Value) -> String {
+    use rsa::sha2::{Digest, Sha256};
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    let input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let digest = Sha256::digest(input.as_bytes());
+    let signature = key
+        .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest)
+        .unwrap();
+    format!("{input}.{}", b64url(&signature))
+}
+
+impl OidcPeer {
+    pub async fn start() -> OidcPeer {
+        use rsa::traits::PublicKeyParts;
+        let mut rng = rsa::rand_core::OsRng;
+        let key = Arc::new(rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap());
+        let stranger = Arc::new(rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let (client_id, client_secret) = (
+            "regain-client".to_string(),
+            "client-secret-for-tests".to_string(),
+        );
+        let state = Arc::new(Mutex::new(OidcState {
+            mode: OidcMode::Honest,
+            id_number: String::new(),
+            account_type: "individual".into(),
+            codes: Default::default(),
+        }));
+        let jwk = json!({"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
+            "n": b64url(&key.n().to_bytes_be()), "e": b64url(&key.e().to_bytes_be())}]});
+        let discovery = json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        });
+        let authorize = {
+            let state = state.clone();
+            move |axum::extract::Query(q): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >| {
+                let state = state.clone();
+                async move {
+                    let code = format!("code-{}", crate::helpers::random_hex(8));
+                    state.lock().unwrap().codes.insert(
+                        code.clone(),
+                        (
+                            q["nonce"].clone(),
+                            q.get("code_challenge").cloned().unwrap_or_default(),
+                        ),
+                    );
+                    let back = format!("{}?code={code}&state={}", q["redirect_uri"], q["state"]);
+                    (StatusCode::FOUND, [(axum::http::header::LOCATION, back)])
+                }
+            }
+        };
+        let token = {
+            let (state, iss, id, secret) = (
+                state.clone(),
+                issuer.clone(),
+                client_id.clone(),
+                client_secret.clone(),
+            );
+            move |headers: HeaderMap,
+                  Form(form): Form<std::collections::HashMap<String, String>>| {
+                let (state, iss, id, secret) =
+                    (state.clone(), iss.clone(), id.clone(), secret.clone());
+                let (key, stranger) = (key.clone(), stranger.clone());
+                async move {
+                    use base64::Engine;
+                    use rsa::sha2::{Digest, Sha256};
+                    let basic = format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+                    );
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    if auth != basic {
+                        return (
+                            StatusCode::UNAUTHORIZED,
+                            Json(json!({"error": "invalid_client"})),
+                        );
+                    }
+                    let mut s = state.lock().unwrap();
+                    let Some((nonce, challenge)) = s
+                        .codes
+                        .remove(form.get("code").map(String::as_str).unwrap_or(""))
+                    else {
+                        return (
+                            StatusCode::BAD_REQUEST,
+                            Json(json!({"error": "invalid_grant"})),
+                        );
+                    };
+                    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+                    if b64url(&Sha256::digest(verifier.as_bytes())) != challenge {
+                        return (
+                            StatusCode::BAD_REQUEST,
+                            Json(json!({"error": "invalid_grant", "error_description": "PKCE"})),
+                        );
+                    }
+                    // A provider is another party with its own wall clock
+                    // (and openidconnect checks `exp` against the wall clock).
+                    #[allow(clippy::disallowed_methods)]
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs();
+                    let claims = json!({
+                        "iss": iss,
+                        "sub": "external-user-1",
+                        "aud": if s.mode == OidcMode::WrongAudience { "another-client".to_string() } else { id.clone() },
+                        "exp": now + 300,
+                        "iat": now,
+                        "nonce": if s.mode == OidcMode::WrongNonce { "someone-elses-nonce".to_string() } else { nonce },
+                        "id_number": s.id_number,
+                        "account_type": s.account_type,
+                    });
+                    let id_token = if s.mode == OidcMode::UnknownKey {
+                        sign_jwt(&stranger, "k1", &claims)
+                    } else {
+                        sign_jwt(&key, "k1", &claims)
+                    };
+                    (
+                        StatusCode::OK,
+                        Json(
+                            json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}),
+                        ),
+                    )
+                }
+            }
+        };
+        let app = Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { Json(discovery) }),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || async move { Json(jwk) }),
+            )
+            .route("/authorize", axum::routing::get(authorize))
+            .route("/token", post(token));
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        OidcPeer {
+            issuer,
+            client_id,
+            client_secret,
+            state,
+        }
+    }
+
+    /// Who the person is at the provider, and how the provider behaves.
+    pub fn set(&self, id_number: &str, account_type: &str, mode: OidcMode) {
+        let mut s = self.state.lock().unwrap();
+        s.id_number = id_number.into();
+        s.account_type = account_type.into();
+        s.mode = mode;
+    }
+}

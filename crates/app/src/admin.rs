@@ -215,8 +215,10 @@ impl App {
     }
 
     /// Audit events the actor may read: about itself or accounts it
-    /// manages (the operator reads all), newest first, with the id to pass
-    /// as `before` for the next page (`None` when nothing older is left).
+    /// manages; the operator at the command line and an account with the
+    /// tenant's `operator` staff role read the whole tenant. Newest first,
+    /// with the id to pass as `before` for the next page (`None` when
+    /// nothing older is left).
     pub async fn read_audit(
         &self,
         tenant: &Tenant,
@@ -227,6 +229,17 @@ impl App {
     ) -> Result<(Vec<regain_store::AuditRow>, Option<i64>), AppError> {
         filter.tenant_id = tenant.id;
         let limit = limit.clamp(1, 500);
+        let tenant_operator = match actor {
+            Actor::Account(a) => {
+                self.store.staff_role(a.account.id).await?.as_deref() == Some("operator")
+            }
+            Actor::Operator => true,
+        };
+        let actor = if tenant_operator {
+            &Actor::Operator
+        } else {
+            actor
+        };
         let mut before = before.unwrap_or(i64::MAX);
         let mut out = Vec::new();
         // Rows are filtered by rights after reading; one request scans at

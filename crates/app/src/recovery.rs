@@ -409,6 +409,10 @@ impl App {
         let sent = match (&outcome, method) {
             (Ok(_), Method::SecurityQuestions) => self.ask_questions(tenant, r.clone(), now).await,
             (Ok(_), Method::Face) => self.start_face(tenant, r.clone(), client).await,
+            (Ok(_), Method::ExternalIdentity) => {
+                self.start_external_identity(tenant, r.clone(), client)
+                    .await
+            }
             (Ok(send), Method::AdminApproval) => {
                 let approver = send
                     .destination

@@ -8,6 +8,7 @@ pub mod approval;
 pub mod emergency;
 pub mod identity;
 pub mod kyc;
+pub mod oidc;
 pub mod questions;
 
 use regain_domain::account::{AccountKind, Position};
@@ -175,7 +176,11 @@ impl App {
                         offers.push(offer(Method::Face, kyc::subject_of(account).into(), None));
                     }
                 }
-                Method::ExternalIdentity => {}
+                Method::ExternalIdentity => {
+                    if let Some(p) = &tenant.settings.oidc {
+                        offers.push(offer(Method::ExternalIdentity, p.name.clone(), None));
+                    }
+                }
             }
         }
         Ok(offers)

@@ -1,5 +1,6 @@
 //! Calls from providers: a KYC provider posts the result of a face check,
-//! signed (see `docs/kyc-provider.md`).
+//! signed (see `docs/kyc-provider.md`); an OpenID Connect provider sends
+//! the browser back with a code.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,7 +13,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::ClientInfo;
 
 pub(super) fn router() -> OpenApiRouter<App> {
-    OpenApiRouter::new().routes(routes!(kyc_result))
+    OpenApiRouter::new()
+        .routes(routes!(kyc_result))
+        .routes(routes!(oidc_callback))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -53,4 +56,51 @@ async fn kyc_result(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What an OpenID Connect provider sends back (other parameters, such as
+/// `iss` or `session_state`, are ignored).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct CallbackQuery {
+    /// The state Regain sent.
+    #[serde(default)]
+    state: String,
+    /// The authorization code.
+    #[serde(default)]
+    code: Option<String>,
+    /// Set when the provider did not sign the person in.
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// The result of the external step.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CallbackView {
+    /// `matched` (go back to the recovery and call `verify`) or
+    /// `mismatched` (the recovery ended).
+    result: &'static str,
+}
+
+/// Where the OpenID Connect provider sends the browser back.
+#[utoipa::path(get, path = "/api/v1/oidc/callback", tag = "webhooks",
+    params(CallbackQuery),
+    responses(
+        (status = 200, description = "The identity was compared", body = CallbackView),
+        (status = 400, description = "oidc_state_invalid, oidc_provider_error, oidc_exchange_failed, or id_token_invalid (signature, audience, nonce, issuer or expiry)", body = ErrorBody),
+        (status = 503, description = "provider_unavailable", body = ErrorBody),
+    ))]
+async fn oidc_callback(
+    State(app): State<App>,
+    ClientInfo(client): ClientInfo,
+    axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
+) -> Result<axum::Json<CallbackView>, ApiError> {
+    let outcome = app
+        .oidc_callback(&q.state, q.code.as_deref(), q.error.as_deref(), &client)
+        .await?;
+    Ok(axum::Json(CallbackView {
+        result: match outcome {
+            regain_app::methods::oidc::CallbackOutcome::Matched => "matched",
+            regain_app::methods::oidc::CallbackOutcome::Mismatched => "mismatched",
+        },
+    }))
 }

@@ -1,0 +1,396 @@
+//! The `external_identity` method: OpenID Connect authorization code flow
+//! with PKCE, state and nonce against the tenant's provider. The challenge
+//! answers with the provider's authorization URL; the provider sends the
+//! browser back to `/api/v1/oidc/callback`, where the code is exchanged and
+//! the ID token verified (signature from the JWKS, issuer, audience,
+//! expiry, nonce). Its identity claim (compared as a keyed hash) and
+//! account-type claim must match the account's identity record: a personal
+//! external account for an individual, an enterprise one for an
+//! enterprise.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields,
+    IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, StandardErrorResponse,
+    StandardTokenResponse, TokenResponse,
+};
+use regain_domain::recovery::Method;
+use regain_domain::tenant::OidcProvider;
+use regain_store::{AuditEvent, FlowRecord, Tenant};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Client;
+use crate::keys::same;
+use crate::tokens::token_hash;
+use crate::{App, AppError};
+
+/// How long the person has at the provider.
+const AUTHORIZATION_SECS: i64 = 10 * 60;
+
+/// The claims beyond the standard ones, by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExtraClaims(BTreeMap<String, serde_json::Value>);
+
+impl AdditionalClaims for ExtraClaims {}
+
+type IdFields = IdTokenFields<
+    ExtraClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+type OidcClient = openidconnect::Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    StandardTokenResponse<IdFields, CoreTokenType>,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// What the callback keeps until the provider answers.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    nonce: String,
+    pkce_verifier: String,
+}
+
+/// The callback's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// The external identity matches: the person can call `verify`.
+    Matched,
+    /// It does not: the recovery ended.
+    Mismatched,
+}
+
+fn rejected(message: &'static str) -> AppError {
+    AppError::Invalid {
+        code: "id_token_invalid",
+        message: message.into(),
+    }
+}
+
+fn state_invalid() -> AppError {
+    AppError::Invalid {
+        code: "oidc_state_invalid",
+        message: "this sign-in is unknown, used or expired; choose the method again".into(),
+    }
+}
+
+fn unavailable(tenant: &Tenant, problem: &str) -> AppError {
+    tracing::warn!(tenant = %tenant.slug, problem = %problem, "identity provider unavailable");
+    AppError::Unavailable {
+        code: "provider_unavailable",
+        message:
+            "the identity provider cannot be reached; try again later or choose another method",
+    }
+}
+
+/// Why an ID token was refused, for the person and the audit log.
+fn verification_failure(e: &ClaimsVerificationError) -> (&'static str, &'static str) {
+    match e {
+        ClaimsVerificationError::InvalidAudience(_) => (
+            "audience",
+            "the ID token was not issued to Regain (wrong audience)",
+        ),
+        ClaimsVerificationError::InvalidNonce(_) => (
+            "nonce",
+            "the ID token belongs to another sign-in (wrong nonce)",
+        ),
+        ClaimsVerificationError::Expired(_) => ("expired", "the ID token has expired"),
+        ClaimsVerificationError::InvalidIssuer(_) => {
+            ("issuer", "the ID token comes from another issuer")
+        }
+        ClaimsVerificationError::SignatureVerification(_) => (
+            "signature",
+            "the ID token's signature does not verify with the provider's keys",
+        ),
+        _ => ("other", "the ID token could not be verified"),
+    }
+}
+
+fn claim_text(claims: &ExtraClaims, name: &str) -> Option<String> {
+    match claims.0.get(name)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl App {
+    fn oidc_http(&self) -> Result<reqwest::Client, AppError> {
+        // No redirects: a provider's answer is taken as it is (SSRF).
+        reqwest::ClientBuilder::new()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| AppError::internal(format!("HTTP client: {e}")))
+    }
+
+    fn oidc_callback_url(&self) -> String {
+        format!(
+            "{}/api/v1/oidc/callback",
+            self.config.effective_public_url()
+        )
+    }
+
+    async fn oidc_client(
+        &self,
+        tenant: &Tenant,
+        p: &OidcProvider,
+        http: &reqwest::Client,
+    ) -> Result<OidcClient, AppError> {
+        let issuer = IssuerUrl::new(p.issuer.clone())
+            .map_err(|e| unavailable(tenant, &format!("issuer URL: {e}")))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, http)
+            .await
+            .map_err(|e| unavailable(tenant, &format!("discovery: {e}")))?;
+        let redirect = RedirectUrl::new(self.oidc_callback_url())
+            .map_err(|e| AppError::internal(format!("callback URL: {e}")))?;
+        Ok(OidcClient::from_provider_metadata(
+            metadata,
+            ClientId::new(p.client_id.clone()),
+            Some(ClientSecret::new(p.client_secret.clone())),
+        )
+        .set_redirect_uri(redirect))
+    }
+
+    /// Sends the person to the provider: the authorization URL with PKCE,
+    /// state and nonce; the state's hash finds the flow at the callback.
+    pub(crate) async fn start_external_identity(
+        &self,
+        tenant: &Tenant,
+        mut r: FlowRecord,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        let provider = tenant.settings.oidc.as_ref().ok_or(AppError::Recovery(
+            regain_domain::recovery::FlowError::MethodNotOffered,
+        ))?;
+        let http = self.oidc_http()?;
+        let oidc = self.oidc_client(tenant, provider, &http).await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = oidc
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .url();
+        let pending = serde_json::to_string(&Pending {
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+        .map_err(|e| AppError::internal(e.to_string()))?;
+        let now = self.clock.now();
+        r.flow.progress.reference = Some(provider.name.clone());
+        r.flow.progress.url = Some(url.to_string());
+        self.store
+            .open_external_check(
+                &token_hash(state.secret()),
+                "oidc",
+                &pending,
+                now.plus_secs(AUTHORIZATION_SECS),
+                &r,
+                now,
+            )
+            .await?;
+        self.audit_event(
+            tenant,
+            "recovery.oidc_started",
+            "anonymous",
+            &format!("account:{}", r.account_id.unwrap_or_default()),
+            client,
+            "success",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The provider's redirect back: checks the state, exchanges the code,
+    /// verifies the ID token and compares the identity. Refusals are
+    /// audited.
+    pub async fn oidc_callback(
+        &self,
+        state: &str,
+        code: Option<&str>,
+        provider_error: Option<&str>,
+        client: &Client,
+    ) -> Result<CallbackOutcome, AppError> {
+        let key = token_hash(state);
+        let check = if state.is_empty() || state.len() > 256 {
+            None
+        } else {
+            self.store.external_check(&key).await?
+        };
+        let now = self.clock.now();
+        let Some(check) = check.filter(|c| c.kind == "oidc" && !c.used && now < c.expires_at)
+        else {
+            let event = AuditEvent::new(
+                None,
+                "oidc.rejected",
+                "oidc",
+                "-",
+                &client.ip.to_string(),
+                "state_invalid",
+            );
+            self.store.audit(&event, now).await?;
+            return Err(state_invalid());
+        };
+        let tenant = self
+            .store
+            .tenant_by_id(check.tenant_id)
+            .await?
+            .ok_or_else(state_invalid)?;
+        let mut r = self
+            .store
+            .flow(tenant.id, &check.flow_id_hash)
+            .await?
+            .ok_or_else(state_invalid)?;
+        let account_id = r.account_id.ok_or_else(state_invalid)?;
+        let subject = format!("account:{account_id}");
+        // Every answer uses the state up: refused or not, it is not
+        // accepted twice.
+        let refuse = |reason: &'static str, error: AppError, r: &FlowRecord| {
+            let mut event = AuditEvent::new(
+                Some(tenant.id),
+                "oidc.rejected",
+                "oidc",
+                &subject,
+                &client.ip.to_string(),
+                reason,
+            );
+            event.detail = serde_json::json!({ "reason": reason }).to_string();
+            let r = r.clone();
+            let key = key.clone();
+            async move {
+                self.store
+                    .finish_external_check(&key, &r, &event, now)
+                    .await?;
+                tracing::warn!(reason, "OpenID Connect answer refused");
+                Err::<CallbackOutcome, AppError>(error)
+            }
+        };
+        if provider_error.is_some() {
+            return refuse(
+                "provider_error",
+                AppError::Invalid {
+                    code: "oidc_provider_error",
+                    message: "the identity provider did not sign you in".into(),
+                },
+                &r,
+            )
+            .await;
+        }
+        let Some(provider) = tenant.settings.oidc.clone() else {
+            return refuse("not_configured", state_invalid(), &r).await;
+        };
+        let pending: Pending =
+            serde_json::from_str(&check.secret).map_err(|_| AppError::internal("oidc state"))?;
+        let http = self.oidc_http()?;
+        let oidc = self.oidc_client(&tenant, &provider, &http).await?;
+        let exchange = match oidc
+            .exchange_code(AuthorizationCode::new(code.unwrap_or_default().to_string()))
+        {
+            Ok(request) => {
+                request
+                    .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+                    .request_async(&http)
+                    .await
+            }
+            Err(e) => return Err(unavailable(&tenant, &format!("token endpoint: {e}"))),
+        };
+        let tokens = match exchange {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(problem = %e, "code exchange refused");
+                return refuse(
+                    "exchange_failed",
+                    AppError::Invalid {
+                        code: "oidc_exchange_failed",
+                        message: "the identity provider refused the sign-in code".into(),
+                    },
+                    &r,
+                )
+                .await;
+            }
+        };
+        let Some(id_token) = tokens.id_token() else {
+            return refuse("no_id_token", rejected("the provider sent no ID token"), &r).await;
+        };
+        let verifier = oidc.id_token_verifier();
+        let claims = match id_token.claims(&verifier, &Nonce::new(pending.nonce.clone())) {
+            Ok(c) => c,
+            Err(e) => {
+                let (reason, message) = verification_failure(&e);
+                return refuse(reason, rejected(message), &r).await;
+            }
+        };
+        let record = self.store.identity_record(account_id).await?;
+        let extra = claims.additional_claims();
+        let identity = claim_text(extra, &provider.identity_claim).map(|v| self.document_hmac(&v));
+        let kind = claim_text(extra, &provider.type_claim);
+        let matched = match (&record, &identity, &kind) {
+            (Some(rec), Some(id), Some(kind)) => {
+                same(&rec.document_hmac, id) && kind.eq_ignore_ascii_case(&rec.subject_type)
+            }
+            _ => false,
+        };
+        let current = r.flow.method == Some(Method::ExternalIdentity);
+        let outcome = if current && matched {
+            r.flow.pass(now)?;
+            CallbackOutcome::Matched
+        } else {
+            if current {
+                r.flow.deny(
+                    "the external account's verified identity does not match this account",
+                    now,
+                )?;
+            }
+            CallbackOutcome::Mismatched
+        };
+        let event = AuditEvent::new(
+            Some(tenant.id),
+            "recovery.oidc_result",
+            "oidc",
+            &subject,
+            &client.ip.to_string(),
+            if outcome == CallbackOutcome::Matched {
+                "success"
+            } else {
+                "failure"
+            },
+        );
+        self.store
+            .finish_external_check(&key, &r, &event, now)
+            .await
+            .map_err(|e| match e {
+                regain_store::StoreError::Conflict(_) => state_invalid(),
+                other => other.into(),
+            })?;
+        Ok(outcome)
+    }
+}
