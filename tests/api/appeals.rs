@@ -108,8 +108,12 @@ backend_tests! {
         assert_eq!(attach(&t, id, &token, "image/png", png.clone()).await.0, 201);
         let (status, body) = attach(&t, id, &token, "image/png", b"<html>".to_vec()).await;
         assert_eq!((status, body["error"]["code"].as_str()), (400, Some("attachment_type")));
-        let (status, body) = attach(&t, id, &token, "application/pdf", png).await;
+        let (status, body) = attach(&t, id, &token, "application/pdf", png.clone()).await;
         assert_eq!((status, body["error"]["code"].as_str()), (400, Some("attachment_type")), "declared type must be the real one");
+        let mut big = png.clone();
+        big.resize(2 * 1024 * 1024, 0);
+        let (status, body) = attach(&t, id, &token, "image/png", big).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("attachment_size")), "over the tenant's 1 MiB");
 
         // Only support staff read the queue.
         let bob_root = t.token("acme", PASSWORD).await;

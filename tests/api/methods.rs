@@ -308,6 +308,27 @@ backend_tests! {
         assert_eq!(t.login("acme/bob", PASSWORD).await.0, 201, "nothing changed");
     }
 
+    async fn an_approval_request_lapses_after_a_day(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", Some("boss@acme.example"), None).await;
+        t.account("acme/bob", None, None).await;
+        let (_, started) = t.start_recovery("acme/bob").await;
+        let flow = flow_id(&started);
+        t.step(&flow, "challenge", json!({"method": "admin_approval"})).await;
+        let boss = t.token("acme", PASSWORD).await;
+        let (_, list) = t.authed(Http::GET, &boss, "/api/v1/t/acme/approvals", None).await;
+        let id = list["approvals"][0]["id"].as_i64().unwrap();
+        t.clock.advance(23 * 3600);
+        let (_, s) = t.get(&format!("/api/v1/t/acme/recovery/{flow}")).await;
+        assert_eq!(s["state"], "challenged", "the flow waits for the administrator");
+        t.clock.advance(3600);
+        let boss = t.token("acme", PASSWORD).await;
+        let (status, body) = t.authed(Http::POST, &boss, &format!("/api/v1/t/acme/approvals/{id}/approve"), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (410, Some("approval_expired")));
+        let (_, list) = t.authed(Http::GET, &boss, "/api/v1/t/acme/approvals", None).await;
+        assert_eq!(list["approvals"], json!([]), "a lapsed request is not listed");
+    }
+
     async fn an_individuals_tree_never_offers_admin_approval(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         t.individual("alice", Some("alice@example.com")).await;

@@ -116,6 +116,45 @@ backend_tests! {
         assert_eq!(t.login("alice", PASSWORD).await.0, 201, "nothing changed");
     }
 
+    async fn a_linked_external_identity_completes_the_identity_record(backend: Backend) {
+        let mut t = TestApp::spawn(backend).await;
+        let peer = with_provider(&mut t).await;
+        let bob = t.individual("bob", None).await;
+        let (_, started) = t.start_recovery("bob").await;
+        assert_eq!(started["next"], "ask_administrator", "no method yet");
+        let token = t.token("bob", PASSWORD).await;
+        let path = format!("/api/v1/t/acme/accounts/{}/external-identities", bob.id);
+        peer.set("440101199505050505", "individual", OidcMode::Honest);
+        let (status, body) = t.authed(reqwest::Method::POST, &token, &path, None).await;
+        assert_eq!(status, 200, "{body}");
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = browser.get(body["authorization_url"].as_str().unwrap()).send().await.unwrap();
+        let back = res.headers()["location"].to_str().unwrap().to_string();
+        let res = t.http.get(t.url(&back[back.find("/api/v1/oidc/callback").unwrap()..])).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["result"], "linked");
+        let (_, list) = t.authed(reqwest::Method::GET, &token, &path, None).await;
+        assert_eq!(list["identities"][0]["issuer"], peer.issuer.as_str());
+
+        // The linked identity now recovers the account.
+        let (flow, status, body) = sign_in_at_provider(&t, "bob").await;
+        assert_eq!((status, body["result"].as_str()), (200, Some("matched")), "{body}");
+        assert_eq!(t.step(&flow, "verify", json!({})).await.0, 200);
+
+        // Someone else's external account does not link to a recorded identity.
+        alice(&t).await;
+        let alice_token = t.token("alice", PASSWORD).await;
+        let alice_id = t.app.store.account_by_qualified_name(t.tenant.id, "alice").await.unwrap().unwrap().id;
+        let (_, body) = t
+            .authed(reqwest::Method::POST, &alice_token, &format!("/api/v1/t/acme/accounts/{alice_id}/external-identities"), None)
+            .await;
+        let res = browser.get(body["authorization_url"].as_str().unwrap()).send().await.unwrap();
+        let back = res.headers()["location"].to_str().unwrap().to_string();
+        let res = t.http.get(t.url(&back[back.find("/api/v1/oidc/callback").unwrap()..])).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 409);
+        assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "identity_mismatch");
+    }
+
     async fn forged_id_tokens_and_replayed_callbacks_are_refused_and_audited(backend: Backend) {
         let mut t = TestApp::spawn(backend).await;
         let peer = with_provider(&mut t).await;

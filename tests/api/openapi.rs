@@ -57,6 +57,8 @@ backend_tests! {
             "POST /api/v1/t/{tenant}/accounts/{id}/emergency-contacts",
             "POST /api/v1/t/{tenant}/accounts/{id}/emergency-contacts/{contact_id}/verify",
             "DELETE /api/v1/t/{tenant}/accounts/{id}/emergency-contacts/{contact_id}",
+            "GET /api/v1/t/{tenant}/accounts/{id}/external-identities",
+            "POST /api/v1/t/{tenant}/accounts/{id}/external-identities",
             "GET /api/v1/t/{tenant}/approvals",
             "POST /api/v1/t/{tenant}/approvals/{id}/approve",
             "POST /api/v1/t/{tenant}/approvals/{id}/deny",

@@ -33,8 +33,9 @@ const LINK_SECS: i64 = 24 * 3600;
 const MAX_TEXT_CHARS: usize = 4000;
 /// Attachments per appeal.
 pub const MAX_ATTACHMENTS: i64 = 5;
-/// Largest attachment, in bytes.
-pub const MAX_ATTACHMENT_BYTES: usize = 1024 * 1024;
+/// Largest attachment any tenant may allow, in bytes (each tenant sets its
+/// own limit below it: `appeal_max_attachment_bytes`).
+pub const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// The tenant staff roles.
 pub const STAFF_ROLES: [&str; 2] = ["support", "operator"];
@@ -356,10 +357,12 @@ impl App {
         if !matches!(appeal.state.as_str(), "unconfirmed" | "open" | "claimed") {
             return Err(wrong_state());
         }
-        if data.is_empty() || data.len() > MAX_ATTACHMENT_BYTES {
+        let limit =
+            (tenant.settings.appeal_max_attachment_bytes as usize).min(MAX_ATTACHMENT_BYTES);
+        if data.is_empty() || data.len() > limit {
             return Err(AppError::Invalid {
                 code: "attachment_size",
-                message: format!("an attachment holds 1 to {MAX_ATTACHMENT_BYTES} bytes"),
+                message: format!("an attachment holds 1 to {limit} bytes"),
             });
         }
         let kind = sniff(data).ok_or(AppError::Invalid {

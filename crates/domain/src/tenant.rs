@@ -91,6 +91,8 @@ pub struct TenantSettings {
     /// The OpenID Connect provider of the `external_identity` method;
     /// without it the method is not offered.
     pub oidc: Option<OidcProvider>,
+    /// Largest attachment of an appeal, in bytes (at most 4 MiB).
+    pub appeal_max_attachment_bytes: u32,
 }
 
 impl Default for TenantSettings {
@@ -102,6 +104,7 @@ impl Default for TenantSettings {
             recovery: RecoverySettings::default(),
             kyc: None,
             oidc: None,
+            appeal_max_attachment_bytes: 1024 * 1024,
         }
     }
 }

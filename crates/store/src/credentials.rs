@@ -322,20 +322,7 @@ impl Store {
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO identity_records (account_id, subject_type, verified_name, document_hmac, \
-             representative_name, representative_document_hmac, verified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(account_id)
-        .bind(r.subject_type.as_str())
-        .bind(r.verified_name.as_str())
-        .bind(r.document_hmac.as_str())
-        .bind(r.representative_name.as_deref())
-        .bind(r.representative_document_hmac.as_deref())
-        .bind(r.verified_at.0)
-        .execute(&mut *tx)
-        .await?;
+        insert_identity(&mut tx, account_id, r).await?;
         audit::append(&mut tx, self.backend, event, now).await?;
         tx.commit().await?;
         Ok(())
@@ -411,4 +398,27 @@ impl Store {
         )
         .await
     }
+}
+
+/// Inserts an identity record inside the caller's transaction.
+pub(crate) async fn insert_identity(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    r: &IdentityRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO identity_records (account_id, subject_type, verified_name, document_hmac, \
+         representative_name, representative_document_hmac, verified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(account_id)
+    .bind(r.subject_type.as_str())
+    .bind(r.verified_name.as_str())
+    .bind(r.document_hmac.as_str())
+    .bind(r.representative_name.as_deref())
+    .bind(r.representative_document_hmac.as_deref())
+    .bind(r.verified_at.0)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -139,3 +139,128 @@ impl Store {
         Ok(true)
     }
 }
+
+/// A pending link of an external identity to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRequest {
+    /// Owning tenant.
+    pub tenant_id: i64,
+    /// The account linking.
+    pub account_id: i64,
+    /// The OIDC nonce and PKCE verifier.
+    pub secret: String,
+    /// When it lapses.
+    pub expires_at: Timestamp,
+}
+
+/// An external identity linked to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    /// The provider's issuer.
+    pub issuer: String,
+    /// When it was linked.
+    pub linked_at: Timestamp,
+}
+
+impl Store {
+    /// Opens a link request (the sign-in at the provider in progress).
+    pub async fn open_link_request(
+        &self,
+        key_hash: &str,
+        r: &LinkRequest,
+    ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        sqlx::query(
+            "INSERT INTO link_requests (key_hash, tenant_id, account_id, secret, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key_hash)
+        .bind(r.tenant_id)
+        .bind(r.account_id)
+        .bind(r.secret.as_str())
+        .bind(r.expires_at.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a link request once: marks it used and returns it; `None`
+    /// when unknown or used already.
+    pub async fn take_link_request(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<LinkRequest>, StoreError> {
+        let _turn = self.write_turn().await;
+        let row = sqlx::query(
+            "UPDATE link_requests SET used = 1 WHERE key_hash = $1 AND used = 0 \
+             RETURNING tenant_id, account_id, secret, expires_at",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(LinkRequest {
+                tenant_id: int(&row, "tenant_id")?,
+                account_id: int(&row, "account_id")?,
+                secret: text(&row, "secret")?,
+                expires_at: Timestamp(int(&row, "expires_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Records a linked identity, and the identity record it completes
+    /// when the account had none, with the audit event.
+    pub async fn link_identity(
+        &self,
+        account_id: i64,
+        issuer: &str,
+        subject_hmac: &str,
+        record: Option<&crate::IdentityRecord>,
+        event: &AuditEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM linked_identities WHERE account_id = $1 AND issuer = $2")
+            .bind(account_id)
+            .bind(issuer)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO linked_identities (account_id, issuer, subject_hmac, linked_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(account_id)
+        .bind(issuer)
+        .bind(subject_hmac)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(r) = record {
+            crate::credentials::insert_identity(&mut tx, account_id, r).await?;
+        }
+        audit::append(&mut tx, self.backend, event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The external identities linked to an account.
+    pub async fn linked_identities(
+        &self,
+        account_id: i64,
+    ) -> Result<Vec<LinkedIdentity>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT issuer, linked_at FROM linked_identities WHERE account_id = $1 ORDER BY issuer",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LinkedIdentity {
+                    issuer: text(row, "issuer")?,
+                    linked_at: Timestamp(int(row, "linked_at")?),
+                })
+            })
+            .collect()
+    }
+}

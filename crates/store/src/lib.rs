@@ -32,7 +32,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditProblem, AuditRow};
 pub use contacts::{ContactKind, PendingContact};
 pub use credentials::{EmergencyContact, IdentityRecord, SecurityQuestion, SetupCounts};
 pub use error::StoreError;
-pub use external::ExternalCheck;
+pub use external::{ExternalCheck, LinkRequest, LinkedIdentity};
 pub use outbox::{Channel, DeliveryState, NewMessage, OutboxMessage};
 pub use recovery::{CompletedReset, FlowRecord};
 pub use sessions::{NewSession, Session};

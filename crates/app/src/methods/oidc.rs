@@ -84,6 +84,8 @@ pub enum CallbackOutcome {
     Matched,
     /// It does not: the recovery ended.
     Mismatched,
+    /// An account linked its external identity from its settings.
+    Linked,
 }
 
 fn rejected(message: &'static str) -> AppError {
@@ -230,6 +232,245 @@ impl App {
         Ok(())
     }
 
+    /// Starts linking the actor's own account to its external identity at
+    /// the tenant's provider; answers the authorization URL.
+    pub async fn start_identity_link(
+        &self,
+        tenant: &Tenant,
+        actor: &crate::admin::Actor<'_>,
+        account_id: i64,
+    ) -> Result<String, AppError> {
+        let account = self.own_account(tenant, actor, account_id).await?;
+        let provider = tenant.settings.oidc.as_ref().ok_or(AppError::WrongState {
+            code: "oidc_not_configured",
+            message: "this tenant has no external identity provider",
+        })?;
+        let http = self.oidc_http()?;
+        let oidc = self.oidc_client(tenant, provider, &http).await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = oidc
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .url();
+        let secret = serde_json::to_string(&Pending {
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+        .map_err(|e| AppError::internal(e.to_string()))?;
+        self.store
+            .open_link_request(
+                &token_hash(state.secret()),
+                &regain_store::LinkRequest {
+                    tenant_id: tenant.id,
+                    account_id: account.id,
+                    secret,
+                    expires_at: self.clock.now().plus_secs(AUTHORIZATION_SECS),
+                },
+            )
+            .await?;
+        Ok(url.to_string())
+    }
+
+    /// The external identities linked to the actor's own account: issuer
+    /// and time.
+    pub async fn linked_identities(
+        &self,
+        tenant: &Tenant,
+        actor: &crate::admin::Actor<'_>,
+        account_id: i64,
+    ) -> Result<Vec<regain_store::LinkedIdentity>, AppError> {
+        let account = self.own_account(tenant, actor, account_id).await?;
+        Ok(self.store.linked_identities(account.id).await?)
+    }
+
+    /// The provider's answer to a link: the verified identity must match
+    /// the account's record, or, when the account has none yet, becomes
+    /// it (the provider verified it).
+    async fn finish_link(
+        &self,
+        link: regain_store::LinkRequest,
+        code: Option<&str>,
+        provider_error: Option<&str>,
+        client: &Client,
+    ) -> Result<CallbackOutcome, AppError> {
+        let now = self.clock.now();
+        let tenant = self
+            .store
+            .tenant_by_id(link.tenant_id)
+            .await?
+            .ok_or_else(state_invalid)?;
+        let account = self
+            .store
+            .account(tenant.id, link.account_id)
+            .await?
+            .ok_or_else(state_invalid)?;
+        let subject = format!("account:{}", account.id);
+        let audit = |action: &str, outcome: &str| {
+            let mut event = AuditEvent::new(
+                Some(tenant.id),
+                action,
+                &subject,
+                &subject,
+                &client.ip.to_string(),
+                outcome,
+            );
+            event.detail = serde_json::json!({ "reason": outcome }).to_string();
+            event
+        };
+        let provider = match tenant.settings.oidc.clone() {
+            Some(p) if now < link.expires_at => p,
+            _ => {
+                self.store
+                    .audit(&audit("oidc.rejected", "state_invalid"), now)
+                    .await?;
+                return Err(state_invalid());
+            }
+        };
+        let (extra, external_subject) = match self
+            .verify_sign_in(&tenant, &provider, code, provider_error, &link.secret)
+            .await?
+        {
+            Ok(signed_in) => signed_in,
+            Err((reason, error)) => {
+                self.store
+                    .audit(&audit("oidc.rejected", reason), now)
+                    .await?;
+                return Err(error);
+            }
+        };
+        let own_kind = match account.position {
+            regain_domain::account::Position::Root(kind) => kind.as_str(),
+            regain_domain::account::Position::Sub(_) => "individual",
+        };
+        let identity = claim_text(&extra, &provider.identity_claim);
+        let kind = claim_text(&extra, &provider.type_claim);
+        let (Some(identity), Some(kind)) = (identity, kind) else {
+            self.store
+                .audit(&audit("oidc.rejected", "claims_missing"), now)
+                .await?;
+            return Err(AppError::Invalid {
+                code: "identity_claims_missing",
+                message: "the provider did not share the verified identity".into(),
+            });
+        };
+        let document = self.document_hmac(&identity);
+        let existing = self.store.identity_record(account.id).await?;
+        let matches = match &existing {
+            Some(rec) => {
+                same(&rec.document_hmac, &document) && kind.eq_ignore_ascii_case(&rec.subject_type)
+            }
+            None => kind.eq_ignore_ascii_case(own_kind),
+        };
+        if !matches {
+            self.store
+                .audit(&audit("credentials.external_identity", "mismatch"), now)
+                .await?;
+            return Err(AppError::WrongState {
+                code: "identity_mismatch",
+                message: "the external account's verified identity is not this account's",
+            });
+        }
+        let record = existing.is_none().then(|| regain_store::IdentityRecord {
+            subject_type: own_kind.to_string(),
+            verified_name: claim_text(&extra, "name").unwrap_or_default(),
+            document_hmac: document,
+            representative_name: None,
+            representative_document_hmac: None,
+            verified_at: now,
+        });
+        let subject_hmac = crate::keys::hmac_hex(
+            &self.secret,
+            &[
+                b"oidc-subject",
+                provider.issuer.as_bytes(),
+                external_subject.as_bytes(),
+            ],
+        );
+        self.store
+            .link_identity(
+                account.id,
+                &provider.issuer,
+                &subject_hmac,
+                record.as_ref(),
+                &audit("credentials.external_identity", "success"),
+                now,
+            )
+            .await?;
+        Ok(CallbackOutcome::Linked)
+    }
+
+    /// Exchanges the code (with the PKCE verifier kept in `pending`) and
+    /// verifies the ID token. The inner error is a refusal to audit: its
+    /// reason and the answer for the person.
+    #[allow(clippy::type_complexity)]
+    async fn verify_sign_in(
+        &self,
+        tenant: &Tenant,
+        provider: &OidcProvider,
+        code: Option<&str>,
+        provider_error: Option<&str>,
+        pending: &str,
+    ) -> Result<Result<(ExtraClaims, String), (&'static str, AppError)>, AppError> {
+        if provider_error.is_some() {
+            return Ok(Err((
+                "provider_error",
+                AppError::Invalid {
+                    code: "oidc_provider_error",
+                    message: "the identity provider did not sign you in".into(),
+                },
+            )));
+        }
+        let pending: Pending =
+            serde_json::from_str(pending).map_err(|_| AppError::internal("oidc state"))?;
+        let http = self.oidc_http()?;
+        let oidc = self.oidc_client(tenant, provider, &http).await?;
+        let exchange = match oidc
+            .exchange_code(AuthorizationCode::new(code.unwrap_or_default().to_string()))
+        {
+            Ok(request) => {
+                request
+                    .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+                    .request_async(&http)
+                    .await
+            }
+            Err(e) => return Err(unavailable(tenant, &format!("token endpoint: {e}"))),
+        };
+        let tokens = match exchange {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(problem = %e, "code exchange refused");
+                return Ok(Err((
+                    "exchange_failed",
+                    AppError::Invalid {
+                        code: "oidc_exchange_failed",
+                        message: "the identity provider refused the sign-in code".into(),
+                    },
+                )));
+            }
+        };
+        let Some(id_token) = tokens.id_token() else {
+            return Ok(Err((
+                "no_id_token",
+                rejected("the provider sent no ID token"),
+            )));
+        };
+        let verifier = oidc.id_token_verifier();
+        match id_token.claims(&verifier, &Nonce::new(pending.nonce.clone())) {
+            Ok(c) => Ok(Ok((
+                c.additional_claims().clone(),
+                c.subject().as_str().to_string(),
+            ))),
+            Err(e) => {
+                let (reason, message) = verification_failure(&e);
+                Ok(Err((reason, rejected(message))))
+            }
+        }
+    }
+
     /// The provider's redirect back: checks the state, exchanges the code,
     /// verifies the ID token and compares the identity. Refusals are
     /// audited.
@@ -241,10 +482,16 @@ impl App {
         client: &Client,
     ) -> Result<CallbackOutcome, AppError> {
         let key = token_hash(state);
-        let check = if state.is_empty() || state.len() > 256 {
-            None
-        } else {
+        let well_formed = !state.is_empty() && state.len() <= 256;
+        if well_formed {
+            if let Some(link) = self.store.take_link_request(&key).await? {
+                return self.finish_link(link, code, provider_error, client).await;
+            }
+        }
+        let check = if well_formed {
             self.store.external_check(&key).await?
+        } else {
+            None
         };
         let now = self.clock.now();
         let Some(check) = check.filter(|c| c.kind == "oidc" && !c.used && now < c.expires_at)
@@ -294,63 +541,18 @@ impl App {
                 Err::<CallbackOutcome, AppError>(error)
             }
         };
-        if provider_error.is_some() {
-            return refuse(
-                "provider_error",
-                AppError::Invalid {
-                    code: "oidc_provider_error",
-                    message: "the identity provider did not sign you in".into(),
-                },
-                &r,
-            )
-            .await;
-        }
         let Some(provider) = tenant.settings.oidc.clone() else {
             return refuse("not_configured", state_invalid(), &r).await;
         };
-        let pending: Pending =
-            serde_json::from_str(&check.secret).map_err(|_| AppError::internal("oidc state"))?;
-        let http = self.oidc_http()?;
-        let oidc = self.oidc_client(&tenant, &provider, &http).await?;
-        let exchange = match oidc
-            .exchange_code(AuthorizationCode::new(code.unwrap_or_default().to_string()))
-        {
-            Ok(request) => {
-                request
-                    .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-                    .request_async(&http)
-                    .await
-            }
-            Err(e) => return Err(unavailable(&tenant, &format!("token endpoint: {e}"))),
+        let signed_in = self
+            .verify_sign_in(&tenant, &provider, code, provider_error, &check.secret)
+            .await?;
+        let extra = match signed_in {
+            Ok((extra, _subject)) => extra,
+            Err((reason, error)) => return refuse(reason, error, &r).await,
         };
-        let tokens = match exchange {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(problem = %e, "code exchange refused");
-                return refuse(
-                    "exchange_failed",
-                    AppError::Invalid {
-                        code: "oidc_exchange_failed",
-                        message: "the identity provider refused the sign-in code".into(),
-                    },
-                    &r,
-                )
-                .await;
-            }
-        };
-        let Some(id_token) = tokens.id_token() else {
-            return refuse("no_id_token", rejected("the provider sent no ID token"), &r).await;
-        };
-        let verifier = oidc.id_token_verifier();
-        let claims = match id_token.claims(&verifier, &Nonce::new(pending.nonce.clone())) {
-            Ok(c) => c,
-            Err(e) => {
-                let (reason, message) = verification_failure(&e);
-                return refuse(reason, rejected(message), &r).await;
-            }
-        };
+        let extra = &extra;
         let record = self.store.identity_record(account_id).await?;
-        let extra = claims.additional_claims();
         let identity = claim_text(extra, &provider.identity_claim).map(|v| self.document_hmac(&v));
         let kind = claim_text(extra, &provider.type_claim);
         let matched = match (&record, &identity, &kind) {

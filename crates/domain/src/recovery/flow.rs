@@ -602,4 +602,91 @@ mod tests {
         );
         assert_eq!(FlowState::parse("verified"), Some(FlowState::Verified));
     }
+
+    fn offer(method: Method, hint: &str) -> Offer {
+        Offer {
+            method,
+            hint: hint.into(),
+            destination: Some("7".into()),
+            expected: None,
+        }
+    }
+
+    #[test]
+    fn an_external_step_verifies_only_once_it_passed() {
+        let s = RecoverySettings::default();
+        let mut f = Flow::start(vec![offer(Method::AdminApproval, "a***e")], false, T0, &s);
+        f.choose(Method::AdminApproval, Some("a***e"), None, T0, &s)
+            .unwrap();
+        assert_eq!(f.messages_sent, 1, "asking an administrator is a message");
+        assert!(
+            f.expires_at >= T0.plus_secs(super::super::APPROVAL_TTL_SECS),
+            "the flow waits a day for the answer"
+        );
+        assert_eq!(f.verify(true, T0, &s), Err(FlowError::Pending));
+        assert_eq!(f.wrong_tries, 0, "waiting is not a wrong try");
+        f.pass(T0).unwrap();
+        assert_eq!(f.verify(false, T0, &s), Ok(Verdict::Verified));
+        assert!(f.can_reset(T0));
+    }
+
+    #[test]
+    fn a_denial_ends_the_flow_with_its_reason() {
+        let s = RecoverySettings::default();
+        let mut f = Flow::start(vec![offer(Method::Face, "owner")], false, T0, &s);
+        assert_eq!(f.pass(T0), Err(FlowError::WrongState), "nothing chosen yet");
+        f.choose(Method::Face, None, None, T0, &s).unwrap();
+        assert_eq!(f.messages_sent, 0, "a provider session is no message");
+        f.deny("no match", T0).unwrap();
+        assert_eq!(f.state, FlowState::Failed);
+        assert_eq!(f.progress.reason.as_deref(), Some("no match"));
+        assert_eq!(f.verify(true, T0, &s), Err(FlowError::Failed));
+    }
+
+    #[test]
+    fn answers_count_as_tries_and_can_require_a_second_method() {
+        let mut s = RecoverySettings::default();
+        s.methods.second_method_after_questions = true;
+        let offers = vec![
+            offer(Method::SecurityQuestions, "2/3"),
+            Offer::email(&Email::parse("alice@example.com").unwrap()),
+        ];
+        let mut f = Flow::start(offers, false, T0, &s);
+        f.choose(Method::SecurityQuestions, None, None, T0, &s)
+            .unwrap();
+        assert_eq!(
+            f.verify(false, T0, &s),
+            Err(FlowError::WrongCode {
+                tries_left: s.max_wrong_tries - 1
+            })
+        );
+        assert_eq!(f.verify(true, T0, &s), Ok(Verdict::AnotherMethod));
+        assert_eq!(f.state, FlowState::Started);
+        assert_eq!(f.progress.proven, vec![Method::SecurityQuestions]);
+        assert_eq!(
+            f.choose(Method::SecurityQuestions, None, None, T0, &s),
+            Err(FlowError::MethodNotOffered)
+        );
+        f.challenge(Method::EmailCode, None, T0, &s).unwrap();
+        assert_eq!(f.verify(true, T0, &s), Ok(Verdict::Verified));
+        assert_eq!(f.wrong_tries, 1, "the count carries over");
+    }
+
+    #[test]
+    fn several_offers_of_a_method_are_told_apart_by_hint() {
+        let s = RecoverySettings::default();
+        let mut a = offer(Method::EmergencyContact, "s***s@family.example");
+        a.destination = Some("sis@family.example".into());
+        let mut b = offer(Method::EmergencyContact, "138****0000");
+        b.destination = Some("+8613800000000".into());
+        let mut f = Flow::start(vec![a, b], false, T0, &s);
+        let send = f
+            .choose(Method::EmergencyContact, Some("138****0000"), None, T0, &s)
+            .unwrap();
+        assert_eq!(send.destination.as_deref(), Some("+8613800000000"));
+        assert_eq!(
+            f.choose(Method::EmergencyContact, Some("nobody"), None, T0, &s),
+            Err(FlowError::MethodNotOffered)
+        );
+    }
 }

@@ -296,8 +296,9 @@ async fn confirm_appeal(
     Ok(Json(person_view(appeal)))
 }
 
-/// Attach a file (PNG, JPEG or PDF, up to 1 MiB, five per appeal). The
-/// body is the file; `Content-Type` must be its real type.
+/// Attach a file (PNG, JPEG or PDF, up to the tenant's limit — 1 MiB by
+/// default — five per appeal). The body is the file; `Content-Type` must be
+/// its real type.
 #[utoipa::path(post, path = "/api/v1/t/{tenant}/appeals/{id}/attachments", tag = "appeals",
     params(("tenant" = String, Path, description = "Tenant slug"), ("id" = i64, Path, description = "Appeal id"),
            ("X-Appeal-Token" = String, Header, description = "The status token"),

@@ -23,6 +23,82 @@ pub(super) fn router() -> OpenApiRouter<App> {
         .routes(routes!(list_emergency_contacts, add_emergency_contact))
         .routes(routes!(confirm_emergency_contact))
         .routes(routes!(remove_emergency_contact))
+        .routes(routes!(list_linked_identities, link_identity))
+}
+
+/// Where to sign in at the provider.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LinkStarted {
+    /// Open it; the provider sends the browser back to
+    /// `/api/v1/oidc/callback`, which answers `{"result": "linked"}`.
+    authorization_url: String,
+}
+
+/// A linked external identity.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LinkedView {
+    /// The provider's issuer.
+    issuer: String,
+    /// When it was linked (RFC 3339).
+    linked_at: String,
+}
+
+/// Your linked external identities.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LinkedList {
+    /// By issuer.
+    identities: Vec<LinkedView>,
+}
+
+/// Your linked external identities.
+#[utoipa::path(get, path = "/api/v1/t/{tenant}/accounts/{id}/external-identities", tag = "credentials",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("id" = i64, Path, description = "Your account id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Linked identities", body = LinkedList),
+        (status = 401, description = "No session, or reauth_required", body = ErrorBody),
+        (status = 403, description = "Not your account", body = ErrorBody),
+    ))]
+async fn list_linked_identities(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    AccountId(id): AccountId,
+) -> Result<Json<LinkedList>, ApiError> {
+    let linked = app
+        .linked_identities(&s.tenant, &Actor::Account(&s.auth), id)
+        .await?;
+    Ok(Json(LinkedList {
+        identities: linked
+            .into_iter()
+            .map(|l| LinkedView {
+                issuer: l.issuer,
+                linked_at: super::views::rfc3339(l.linked_at),
+            })
+            .collect(),
+    }))
+}
+
+/// Link your external account (the tenant's OpenID Connect provider): its
+/// verified identity must match your identity record, or completes it.
+#[utoipa::path(post, path = "/api/v1/t/{tenant}/accounts/{id}/external-identities", tag = "credentials",
+    params(("tenant" = String, Path, description = "Tenant slug"), ("id" = i64, Path, description = "Your account id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Sign in at the provider", body = LinkStarted),
+        (status = 401, description = "No session, or reauth_required", body = ErrorBody),
+        (status = 403, description = "Not your account", body = ErrorBody),
+        (status = 409, description = "oidc_not_configured", body = ErrorBody),
+        (status = 503, description = "provider_unavailable", body = ErrorBody),
+    ))]
+async fn link_identity(
+    State(app): State<App>,
+    ActiveSession(s): ActiveSession,
+    AccountId(id): AccountId,
+) -> Result<Json<LinkStarted>, ApiError> {
+    let authorization_url = app
+        .start_identity_link(&s.tenant, &Actor::Account(&s.auth), id)
+        .await?;
+    Ok(Json(LinkStarted { authorization_url }))
 }
 
 /// One question with its answer. No `Debug`: answers are secrets.

@@ -76,8 +76,9 @@ pub(crate) struct CallbackQuery {
 /// The result of the external step.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct CallbackView {
-    /// `matched` (go back to the recovery and call `verify`) or
-    /// `mismatched` (the recovery ended).
+    /// `matched` (go back to the recovery and call `verify`),
+    /// `mismatched` (the recovery ended), or `linked` (an account linked
+    /// its external identity from its settings).
     result: &'static str,
 }
 
@@ -86,7 +87,8 @@ pub(crate) struct CallbackView {
     params(CallbackQuery),
     responses(
         (status = 200, description = "The identity was compared", body = CallbackView),
-        (status = 400, description = "oidc_state_invalid, oidc_provider_error, oidc_exchange_failed, or id_token_invalid (signature, audience, nonce, issuer or expiry)", body = ErrorBody),
+        (status = 400, description = "oidc_state_invalid, oidc_provider_error, oidc_exchange_failed, identity_claims_missing, or id_token_invalid (signature, audience, nonce, issuer or expiry)", body = ErrorBody),
+        (status = 409, description = "identity_mismatch (a link to someone else's external account)", body = ErrorBody),
         (status = 503, description = "provider_unavailable", body = ErrorBody),
     ))]
 async fn oidc_callback(
@@ -101,6 +103,7 @@ async fn oidc_callback(
         result: match outcome {
             regain_app::methods::oidc::CallbackOutcome::Matched => "matched",
             regain_app::methods::oidc::CallbackOutcome::Mismatched => "mismatched",
+            regain_app::methods::oidc::CallbackOutcome::Linked => "linked",
         },
     }))
 }
