@@ -214,6 +214,17 @@ impl App {
         })
     }
 
+    /// A reset link from the configured public URL (never the request's
+    /// Host); its flow and token travel in the fragment, which browsers do
+    /// not send to servers.
+    pub(crate) fn reset_link(&self, tenant: &Tenant, flow_id: &str, token: &str) -> String {
+        format!(
+            "{}/t/{}/reset#flow={flow_id}&token={token}",
+            self.config.effective_public_url(),
+            tenant.slug
+        )
+    }
+
     /// Audit events the actor may read: about itself or accounts it
     /// manages; the operator at the command line and an account with the
     /// tenant's `operator` staff role read the whole tenant. Newest first,
@@ -417,11 +428,7 @@ impl App {
             ResetMode::Link => {
                 let flow_id = random_token()?;
                 let token = random_token()?;
-                let link = format!(
-                    "{}/t/{}/reset#flow={flow_id}&token={token}",
-                    self.config.effective_public_url(),
-                    tenant.slug
-                );
+                let link = self.reset_link(tenant, &flow_id, &token);
                 let messages = to_verified_contacts(
                     &target,
                     &Template::ResetLink {

@@ -13,7 +13,7 @@ use regain_delivery::templates::{Locale, Template};
 use regain_domain::identifiers::{Email, LoginIdentifier, Phone};
 use regain_domain::recovery::{Flow, FlowState};
 use regain_store::{
-    Account, Appeal, Attachment, AuditEvent, Channel, ContactKind, FlowRecord, StoreError, Tenant,
+    Appeal, Attachment, AuditEvent, Channel, ContactKind, FlowRecord, StoreError, Tenant,
 };
 
 use crate::auth::{Authenticated, Client};
@@ -155,7 +155,7 @@ impl App {
             s.max_messages_per_destination_per_hour,
         )
         .await?;
-        let account = self.account_named(tenant, &identifier).await?;
+        let account = self.find_login_account(tenant, &identifier).await?;
         let status_token = random_token()?;
         let code = six_digit_code()?;
         let now = self.clock.now();
@@ -214,48 +214,6 @@ impl App {
             status_token,
             contact_hint: mask_contact(new.contact_kind, &contact),
         })
-    }
-
-    async fn account_named(
-        &self,
-        tenant: &Tenant,
-        identifier: &LoginIdentifier,
-    ) -> Result<Option<Account>, AppError> {
-        let found = match identifier {
-            LoginIdentifier::Username(u) => {
-                self.store
-                    .account_by_qualified_name(tenant.id, u.as_str())
-                    .await?
-            }
-            LoginIdentifier::Qualified(q) => {
-                self.store
-                    .account_by_qualified_name(tenant.id, &q.to_string())
-                    .await?
-            }
-            LoginIdentifier::Email(e) => {
-                let mut all = self
-                    .store
-                    .accounts_by_verified_email(tenant.id, e, 2)
-                    .await?;
-                if all.len() == 1 {
-                    all.pop()
-                } else {
-                    None
-                }
-            }
-            LoginIdentifier::Phone(p) => {
-                let mut all = self
-                    .store
-                    .accounts_by_verified_phone(tenant.id, p, 2)
-                    .await?;
-                if all.len() == 1 {
-                    all.pop()
-                } else {
-                    None
-                }
-            }
-        };
-        Ok(found)
     }
 
     /// The appeal behind `status_token` (the same answer for a wrong token
@@ -614,11 +572,7 @@ impl App {
                 .ok_or_else(AppError::account_not_found)?;
             let flow_id = random_token()?;
             let token = random_token()?;
-            let link = format!(
-                "{}/t/{}/reset#flow={flow_id}&token={token}",
-                self.config.effective_public_url(),
-                tenant.slug
-            );
+            let link = self.reset_link(tenant, &flow_id, &token);
             let mut flow = Flow::start(Vec::new(), false, now, &tenant.settings.recovery);
             flow.state = FlowState::Verified;
             flow.expires_at = now.plus_secs(LINK_SECS);

@@ -216,7 +216,7 @@ impl App {
     }
 
     /// The one account an identifier names, if it names exactly one.
-    async fn find_login_account(
+    pub(crate) async fn find_login_account(
         &self,
         tenant: &Tenant,
         identifier: &LoginIdentifier,

@@ -180,17 +180,14 @@ impl App {
         .set_redirect_uri(redirect))
     }
 
-    /// Sends the person to the provider: the authorization URL with PKCE,
-    /// state and nonce; the state's hash finds the flow at the callback.
-    pub(crate) async fn start_external_identity(
+    /// An authorization URL with PKCE, state and nonce: the URL, the state
+    /// (its hash finds the request at the callback) and what the callback
+    /// needs kept (nonce and PKCE verifier, as JSON).
+    async fn authorization(
         &self,
         tenant: &Tenant,
-        mut r: FlowRecord,
-        client: &Client,
-    ) -> Result<(), AppError> {
-        let provider = tenant.settings.oidc.as_ref().ok_or(AppError::Recovery(
-            regain_domain::recovery::FlowError::MethodNotOffered,
-        ))?;
+        provider: &OidcProvider,
+    ) -> Result<(String, String, String), AppError> {
         let http = self.oidc_http()?;
         let oidc = self.oidc_client(tenant, provider, &http).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -207,12 +204,27 @@ impl App {
             pkce_verifier: verifier.secret().clone(),
         })
         .map_err(|e| AppError::internal(e.to_string()))?;
+        Ok((url.to_string(), state.secret().clone(), pending))
+    }
+
+    /// Sends the person to the provider: the authorization URL with PKCE,
+    /// state and nonce; the state's hash finds the flow at the callback.
+    pub(crate) async fn start_external_identity(
+        &self,
+        tenant: &Tenant,
+        mut r: FlowRecord,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        let provider = tenant.settings.oidc.as_ref().ok_or(AppError::Recovery(
+            regain_domain::recovery::FlowError::MethodNotOffered,
+        ))?;
+        let (url, state, pending) = self.authorization(tenant, provider).await?;
         let now = self.clock.now();
         r.flow.progress.reference = Some(provider.name.clone());
-        r.flow.progress.url = Some(url.to_string());
+        r.flow.progress.url = Some(url);
         self.store
             .open_external_check(
-                &token_hash(state.secret()),
+                &token_hash(&state),
                 "oidc",
                 &pending,
                 now.plus_secs(AUTHORIZATION_SECS),
@@ -245,25 +257,10 @@ impl App {
             code: "oidc_not_configured",
             message: "this tenant has no external identity provider",
         })?;
-        let http = self.oidc_http()?;
-        let oidc = self.oidc_client(tenant, provider, &http).await?;
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = oidc
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
-            )
-            .set_pkce_challenge(challenge)
-            .url();
-        let secret = serde_json::to_string(&Pending {
-            nonce: nonce.secret().clone(),
-            pkce_verifier: verifier.secret().clone(),
-        })
-        .map_err(|e| AppError::internal(e.to_string()))?;
+        let (url, state, secret) = self.authorization(tenant, provider).await?;
         self.store
             .open_link_request(
-                &token_hash(state.secret()),
+                &token_hash(&state),
                 &regain_store::LinkRequest {
                     tenant_id: tenant.id,
                     account_id: account.id,
@@ -272,7 +269,7 @@ impl App {
                 },
             )
             .await?;
-        Ok(url.to_string())
+        Ok(url)
     }
 
     /// The external identities linked to the actor's own account: issuer
