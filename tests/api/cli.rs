@@ -11,7 +11,7 @@ use serde_json::json;
 const BIN: &str = env!("CARGO_BIN_EXE_regain");
 
 /// Runs `regain args…` in `cwd` with only `env` set, feeding `stdin`.
-fn regain(cwd: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+pub(crate) fn regain(cwd: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(cwd)
@@ -31,7 +31,7 @@ fn regain(cwd: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Outpu
     child.wait_with_output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -447,7 +447,11 @@ backend_tests! {
 
 /// Starts `regain serve` with `env`, logging to `log`; returns the child
 /// and its address.
-fn spawn_server(dir: &Path, env: &[(&str, &str)], log: &Path) -> (std::process::Child, String) {
+pub(crate) fn spawn_server(
+    dir: &Path,
+    env: &[(&str, &str)],
+    log: &Path,
+) -> (std::process::Child, String) {
     let file = std::fs::File::create(log).unwrap();
     let child = Command::new(BIN)
         .arg("serve")

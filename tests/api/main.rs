@@ -7,6 +7,7 @@ mod helpers;
 
 mod admin;
 mod appeals;
+mod browser;
 mod cli;
 mod deploy;
 mod health;

@@ -366,6 +366,24 @@ impl App {
         })
     }
 
+    /// The policy a verified flow's new password must meet, for the pages'
+    /// checklist (before verification it tells nothing: the tenant's).
+    pub async fn recovery_policy(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+    ) -> Result<regain_domain::policy::PasswordPolicy, AppError> {
+        let r = self.load_flow(tenant, flow_id).await?;
+        let verified = r.flow.state_at(self.clock.now()) == FlowState::Verified;
+        match (r.account_id, verified) {
+            (Some(id), true) => match self.store.account(tenant.id, id).await? {
+                Some(account) => Ok(self.effective_policy(tenant, &account).await?.policy),
+                None => Ok(tenant.policy.clone()),
+            },
+            _ => Ok(tenant.policy.clone()),
+        }
+    }
+
     /// Chooses a method (and, among several offers of it, the one shown as
     /// `hint`) and starts it: a code is sent, questions are picked, an
     /// administrator is asked. `contact` is the full phone or email behind

@@ -13,6 +13,7 @@ mod extract;
 mod health;
 mod layers;
 mod openapi;
+mod pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +34,10 @@ pub fn router(app: App) -> Router {
         .merge(api::router())
         .merge(openapi::router())
         .split_for_parts();
-    layers::apply(routes.layer(Extension(Arc::new(doc))), app)
+    let routes = routes
+        .layer(Extension(Arc::new(doc)))
+        .merge(pages::router());
+    layers::apply(routes, app)
 }
 
 /// The metrics endpoint, `GET /metrics` in the Prometheus text format. It

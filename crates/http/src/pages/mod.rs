@@ -1,0 +1,78 @@
+//! The hosted pages under `/t/{tenant}/…`: log on, the forced password
+//! change, and the forgot-password wizard, in English and Simplified
+//! Chinese. They call the same use cases as the JSON API; forms post and
+//! re-render without JavaScript, which only enhances (`static/regain.js`).
+//!
+//! Security: a CSRF token (a cookie compared with a hidden field) on every
+//! form; cookies HttpOnly and SameSite=Lax (Secure unless the public URL is
+//! plain http on loopback); a CSP without inline script, `frame-ancestors
+//! 'none'` and no referrer. No flow id, code or token ever travels in a URL:
+//! the wizard keeps its flow id and reset token in HttpOnly cookies.
+
+mod catalog;
+mod login;
+mod render;
+mod wizard;
+
+use axum::http::{header, HeaderValue};
+use axum::routing::get;
+use axum::Router;
+use regain_app::App;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub(crate) use render::PageCtx;
+
+/// The pages' policy: scripts and styles from this origin only, pictures
+/// also as data URLs (the CAPTCHA), no framing, forms back to this origin.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub(crate) fn router() -> Router<App> {
+    Router::new()
+        .route("/static/regain.css", get(render::css))
+        .route("/static/regain.js", get(render::js))
+        .route("/t/{tenant}/login", get(login::form).post(login::submit))
+        .route("/t/{tenant}/home", get(login::home))
+        .route("/t/{tenant}/logout", axum::routing::post(login::logout))
+        .route(
+            "/t/{tenant}/password",
+            get(login::change_form).post(login::change_submit),
+        )
+        .route(
+            "/t/{tenant}/forgot",
+            get(wizard::start_form).post(wizard::start_submit),
+        )
+        .route(
+            "/t/{tenant}/forgot/method",
+            get(wizard::method_form).post(wizard::method_submit),
+        )
+        .route(
+            "/t/{tenant}/forgot/code",
+            get(wizard::code_form).post(wizard::code_submit),
+        )
+        .route(
+            "/t/{tenant}/forgot/resend",
+            axum::routing::post(wizard::resend),
+        )
+        .route(
+            "/t/{tenant}/forgot/password",
+            get(wizard::password_form).post(wizard::password_submit),
+        )
+        .route("/t/{tenant}/forgot/done", get(wizard::done))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+}

@@ -1,0 +1,335 @@
+//! What every page shares: the tenant, the language, the CSRF token, the
+//! cookies it reads and sets, and rendering through minijinja templates
+//! compiled into the binary.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::Environment;
+use regain_app::auth::Client;
+use regain_app::{App, AppError};
+use regain_store::Tenant;
+use serde_json::{json, Map, Value};
+
+use super::catalog::{message, messages, Lang};
+use crate::extract::ClientInfo;
+
+const CSRF_COOKIE: &str = "regain_csrf";
+const LANG_COOKIE: &str = "regain_lang";
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../../templates/base.html")),
+            ("login.html", include_str!("../../templates/login.html")),
+            ("forgot.html", include_str!("../../templates/forgot.html")),
+            ("method.html", include_str!("../../templates/method.html")),
+            ("code.html", include_str!("../../templates/code.html")),
+            (
+                "password.html",
+                include_str!("../../templates/password.html"),
+            ),
+            ("message.html", include_str!("../../templates/message.html")),
+            ("home.html", include_str!("../../templates/home.html")),
+        ] {
+            // Every template is rendered by a unit test, so a broken one
+            // fails the build's tests, not a visitor.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(error = %e, name, "a page template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// The style sheet.
+pub(crate) async fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../static/regain.css"),
+    )
+        .into_response()
+}
+
+/// The enhancement script.
+pub(crate) async fn js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../static/regain.js"),
+    )
+        .into_response()
+}
+
+/// A page request's shared state.
+pub(crate) struct PageCtx {
+    pub app: App,
+    pub tenant: Tenant,
+    pub lang: Lang,
+    pub client: Client,
+    csrf: String,
+    cookies: HashMap<String, String>,
+    set: Vec<String>,
+}
+
+fn cookies_of(parts: &Parts) -> HashMap<String, String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A page in the visitor's language from what the request says (the
+/// pages of an unknown tenant, for instance).
+fn bare_page(status: StatusCode, lang: Lang, key: &str) -> Response {
+    let m = messages(lang);
+    let ctx = json!({
+        "lang": lang.tag(), "other_lang": "en", "m": m, "tenant_name": "Regain",
+        "heading": message(lang, key), "text": "", "errors": [],
+    });
+    let html = templates()
+        .get_template("message.html")
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_default();
+    (status, Html(html)).into_response()
+}
+
+impl FromRequestParts<App> for PageCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let cookies = cookies_of(parts);
+        let query_lang = parts.uri.query().and_then(|q| {
+            q.split('&')
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| *k == "lang")
+                .and_then(|(_, v)| Lang::parse(v))
+        });
+        let lang = query_lang
+            .or_else(|| cookies.get(LANG_COOKIE).and_then(|v| Lang::parse(v)))
+            .unwrap_or_else(|| {
+                Lang::from_accept(
+                    parts
+                        .headers
+                        .get(header::ACCEPT_LANGUAGE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default(),
+                )
+            });
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| bare_page(StatusCode::NOT_FOUND, lang, "err_tenant_not_found"))?;
+        let slug = params.get("tenant").cloned().unwrap_or_default();
+        let tenant = app
+            .tenant(&slug)
+            .await
+            .map_err(|_| bare_page(StatusCode::NOT_FOUND, lang, "err_tenant_not_found"))?;
+        let ClientInfo(client) = ClientInfo::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let mut ctx = PageCtx {
+            app: app.clone(),
+            tenant,
+            lang,
+            client,
+            csrf: String::new(),
+            cookies,
+            set: Vec::new(),
+        };
+        if query_lang.is_some() {
+            ctx.set_cookie(LANG_COOKIE, lang.tag(), "/", 365 * 24 * 3600);
+        }
+        ctx.csrf = match ctx.cookies.get(CSRF_COOKIE) {
+            Some(t) if t.len() >= 32 && t.len() <= 128 => t.clone(),
+            _ => {
+                let token = regain_app::tokens::random_token()
+                    .map_err(|_| bare_page(StatusCode::INTERNAL_SERVER_ERROR, lang, "err_other"))?;
+                ctx.set_cookie(CSRF_COOKIE, &token, "/", 24 * 3600);
+                token
+            }
+        };
+        Ok(ctx)
+    }
+}
+
+impl PageCtx {
+    /// A cookie the request carried.
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Sets (or with `max_age` 0 clears) an HttpOnly, SameSite=Lax cookie.
+    pub(crate) fn set_cookie(&mut self, name: &str, value: &str, path: &str, max_age: i64) {
+        let secure = if self.app.config.cookie_secure() {
+            "; Secure"
+        } else {
+            ""
+        };
+        self.set.push(format!(
+            "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        ));
+    }
+
+    /// Whether a posted form carries this visitor's CSRF token.
+    pub(crate) fn csrf_ok(&self, posted: &str) -> bool {
+        self.cookie(CSRF_COOKIE).is_some() && regain_app::keys::same(&self.csrf, posted)
+    }
+
+    /// The messages to show for an error, in the page's language.
+    pub(crate) fn errors_of(&self, e: &AppError) -> Vec<String> {
+        let mut out = vec![message(self.lang, &format!("err_{}", e.code())).to_string()];
+        match e {
+            AppError::Policy(violations) => {
+                out.extend(
+                    violations
+                        .iter()
+                        .map(|v| message(self.lang, &format!("v_{}", v.code())).to_string()),
+                );
+            }
+            AppError::Recovery(
+                regain_domain::recovery::FlowError::WrongCode { tries_left }
+                | regain_domain::recovery::FlowError::ContactMismatch { tries_left },
+            ) => {
+                out.push(format!(
+                    "{}: {tries_left}",
+                    message(self.lang, "attempts_left")
+                ));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The CSRF failure's message.
+    pub(crate) fn csrf_error(&self) -> Vec<String> {
+        vec![message(self.lang, "err_csrf").to_string()]
+    }
+
+    /// A message by key.
+    pub(crate) fn text(&self, key: &str) -> &'static str {
+        message(self.lang, key)
+    }
+
+    fn with_cookies(&self, mut response: Response) -> Response {
+        for c in &self.set {
+            if let Ok(v) = HeaderValue::from_str(c) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        response
+    }
+
+    /// Renders `template` with the shared context plus `extra`.
+    pub(crate) fn page(
+        &self,
+        status: StatusCode,
+        template: &str,
+        extra: Value,
+        errors: Vec<String>,
+    ) -> Response {
+        let mut ctx = Map::new();
+        ctx.insert("lang".into(), json!(self.lang.tag()));
+        ctx.insert(
+            "other_lang".into(),
+            json!(if self.lang == Lang::Zh { "en" } else { "zh-CN" }),
+        );
+        ctx.insert("m".into(), json!(messages(self.lang)));
+        ctx.insert("tenant".into(), json!(self.tenant.slug));
+        ctx.insert("tenant_name".into(), json!(self.tenant.name));
+        ctx.insert("csrf".into(), json!(self.csrf));
+        ctx.insert("errors".into(), json!(errors));
+        if let Value::Object(extra) = extra {
+            ctx.extend(extra);
+        }
+        let rendered = templates()
+            .get_template(template)
+            .and_then(|t| t.render(Value::Object(ctx)));
+        let response = match rendered {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, template, "page rendering failed");
+                bare_page(StatusCode::INTERNAL_SERVER_ERROR, self.lang, "err_other")
+            }
+        };
+        self.with_cookies(response)
+    }
+
+    /// A 303 to `to` (a path of this site).
+    pub(crate) fn redirect(&self, to: &str) -> Response {
+        let response = (
+            StatusCode::SEE_OTHER,
+            [(
+                header::LOCATION,
+                HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")),
+            )],
+        )
+            .into_response();
+        self.with_cookies(response)
+    }
+
+    /// A page that says one thing, with a link on.
+    pub(crate) fn notice(&self, heading: &str, text: &str, link: Option<(&str, &str)>) -> Response {
+        self.page(
+            StatusCode::OK,
+            "message.html",
+            json!({
+                "heading": self.text(heading),
+                "text": self.text(text),
+                "link": link.map(|(href, _)| href),
+                "link_text": link.map(|(_, key)| self.text(key)),
+            }),
+            Vec::new(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles_and_escapes_what_it_shows() {
+        let env = templates();
+        for name in [
+            "login.html",
+            "forgot.html",
+            "method.html",
+            "code.html",
+            "password.html",
+            "message.html",
+            "home.html",
+        ] {
+            let t = env
+                .get_template(name)
+                .unwrap_or_else(|e| unreachable!("{name}: {e}"));
+            let html = t
+                .render(
+                    json!({"lang": "en", "m": messages(Lang::En), "tenant": "acme",
+                    "tenant_name": "<b>Acme</b>", "errors": ["<script>"], "identifier": "\"><x>"}),
+                )
+                .unwrap_or_else(|e| unreachable!("{name}: {e}"));
+            assert!(
+                html.contains("&lt;b&gt;Acme") && !html.contains("<b>Acme"),
+                "{name} escapes the tenant name"
+            );
+            assert!(!html.contains("<script>"), "{name} escapes errors");
+            assert!(
+                !html.contains("<script>") && !html.contains("onclick"),
+                "{name}: no inline script"
+            );
+        }
+    }
+}

@@ -1,0 +1,67 @@
+// Regain's pages work without this file; it only enhances them: a live
+// password checklist, the resend countdown, a new CAPTCHA picture, and the
+// focus on the first error.
+(function () {
+  "use strict";
+  var errors = document.getElementById("errors");
+  if (errors) { errors.focus(); }
+
+  var form = document.querySelector("form[data-policy]");
+  if (form) {
+    var pw = form.querySelector("#new_password");
+    var again = form.querySelector("#confirm_password");
+    var classes = function (s) {
+      return [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9\s]/].filter(function (r) { return r.test(s); }).length;
+    };
+    var check = function () {
+      var s = pw.value;
+      form.querySelectorAll(".checklist li").forEach(function (li) {
+        var n = parseInt(li.getAttribute("data-n"), 10) || 0;
+        var ok = false;
+        switch (li.getAttribute("data-rule")) {
+          case "min": ok = Array.from(s).length >= n; break;
+          case "max": ok = s.length > 0 && Array.from(s).length <= n; break;
+          case "classes": ok = classes(s) >= n; break;
+          case "no_space": ok = s.length > 0 && !/\s/.test(s); break;
+          case "match": ok = s.length > 0 && s === again.value; break;
+        }
+        li.classList.toggle("ok", ok);
+      });
+    };
+    pw.addEventListener("input", check);
+    again.addEventListener("input", check);
+    check();
+  }
+
+  var resend = document.querySelector("[data-countdown]");
+  if (resend) {
+    var left = parseInt(resend.getAttribute("data-countdown"), 10) || 0;
+    var label = resend.textContent;
+    var tick = function () {
+      if (left > 0) {
+        resend.disabled = true;
+        resend.textContent = resend.getAttribute("data-countdown-label") + " " + left + resend.getAttribute("data-seconds");
+        left -= 1;
+        setTimeout(tick, 1000);
+      } else {
+        resend.disabled = false;
+        resend.textContent = label;
+      }
+    };
+    tick();
+  }
+
+  var refresh = document.querySelector("[data-captcha-refresh]");
+  if (refresh) {
+    refresh.hidden = false;
+    refresh.addEventListener("click", function () {
+      fetch(refresh.getAttribute("data-captcha-refresh"), { method: "POST" })
+        .then(function (r) { return r.json(); })
+        .then(function (c) {
+          document.getElementById("captcha_image").src = c.image;
+          document.getElementById("captcha_id").value = c.id;
+          document.getElementById("captcha_answer").value = "";
+        });
+    });
+  }
+})();

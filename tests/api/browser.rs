@@ -1,0 +1,109 @@
+//! The hosted pages in a real browser: `tests/browser/journeys.mjs` drives
+//! headless Chromium (playwright-core) against a real `regain serve` with
+//! the file outbox, in English and Chinese, at desktop and phone widths,
+//! with and without JavaScript. `.ci/setup` installs Chromium and the npm
+//! package; the screenshots land in `target/browser-screenshots`.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::cli::{regain, spawn_server, text};
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_work_in_a_real_browser() {
+    let browser_dir = repo("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "run `bash .ci/setup` first: it installs Chromium, the fonts and playwright-core"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [
+        ("REGAIN_DATA_DIR", data.to_str().unwrap()),
+        ("REGAIN_LISTEN", "127.0.0.1:0"),
+    ];
+    let run = |args: &[&str], stdin: &str| {
+        let out = regain(dir.path(), &env, args, stdin);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out
+    };
+    run(&["tenant", "create", "acme", "--captcha", "off"], "");
+    run(
+        &[
+            "account",
+            "create",
+            "--tenant",
+            "acme",
+            "--kind",
+            "enterprise",
+            "acme",
+        ],
+        "Root-pass-word-1\n",
+    );
+    for i in 1..=5 {
+        let email = format!("a{i}@acme.example");
+        run(
+            &[
+                "account",
+                "create",
+                "--tenant",
+                "acme",
+                "--parent",
+                "acme",
+                "--role",
+                "member",
+                "--email",
+                &email,
+                &format!("a{i}"),
+            ],
+            "Old-pass-word-1\n",
+        );
+    }
+    run(
+        &[
+            "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member", "temp",
+        ],
+        "Old-pass-word-1\n",
+    );
+    run(
+        &["account", "reset-password", "--tenant", "acme", "acme/temp"],
+        "Interim-pass-4242\n",
+    );
+
+    let (mut server, addr) = spawn_server(dir.path(), &env, &dir.path().join("serve.log"));
+    let shots = repo("target/browser-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg("journeys.mjs")
+        .current_dir(&browser_dir)
+        .env("REGAIN_URL", format!("http://{addr}"))
+        .env("REGAIN_OUTBOX", data.join("outbox.jsonl"))
+        .env("REGAIN_SHOTS", &shots)
+        .env("REGAIN_TEMP_PW", "Interim-pass-4242")
+        .output()
+        .expect("node runs");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "browser journeys failed:\n{}\n{}\nserver log:\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+    );
+    let taken: Vec<String> = std::fs::read_dir(&shots)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for step in ["1-identifier", "2-method", "3-code", "4-password", "5-done"] {
+        for (lang, width) in [("en", 1280), ("en", 360), ("zh-CN", 1280), ("zh-CN", 360)] {
+            let name = format!("{lang}-{width}-{step}.png");
+            assert!(taken.contains(&name), "screenshot {name} in {taken:?}");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+// Browser journeys of Regain's pages in headless Chromium (playwright-core
+// with Debian's chromium), against a real `regain serve` started by the
+// Rust test `browser::pages_work_in_a_real_browser`, which passes:
+//   REGAIN_URL       the server's base URL
+//   REGAIN_OUTBOX    the file outbox (JSON lines) where codes arrive
+//   REGAIN_SHOTS     where to write the screenshots
+//   REGAIN_TEMP_PW   the temporary password an administrator set for "acme/temp"
+//   CHROMIUM         the browser (default /usr/bin/chromium)
+// Exits non-zero, naming the step, on the first failed expectation.
+
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.REGAIN_URL;
+const outbox = process.env.REGAIN_OUTBOX;
+const shots = process.env.REGAIN_SHOTS;
+const tempPassword = process.env.REGAIN_TEMP_PW;
+const NEW_PASSWORD = "Harbor-lights-2077";
+
+function expect(ok, what) {
+  if (!ok) {
+    throw new Error(`expected: ${what}`);
+  }
+}
+
+async function messagesTo(to) {
+  if (!fs.existsSync(outbox)) return [];
+  return fs
+    .readFileSync(outbox, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.to === to);
+}
+
+// Waits for message number `n` to `to` and returns its code.
+async function codeFor(to, n) {
+  for (let i = 0; i < 100; i++) {
+    const all = await messagesTo(to);
+    if (all.length >= n) {
+      const m = all[n - 1].body.match(/(?:code is|验证码是) (\d{6})/);
+      expect(m, `a code in the message to ${to}`);
+      return m[1];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`expected: message ${n} to ${to}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+// The forgot-password journey by email code, in `lang`, at `width` pixels.
+async function forgotJourney(browser, { lang, width, account, email, javaScript }) {
+  const context = await browser.newContext({
+    viewport: { width, height: 800 },
+    locale: lang === "zh-CN" ? "zh-CN" : "en-US",
+    javaScriptEnabled: javaScript,
+  });
+  const page = await context.newPage();
+  const tag = `${lang}-${width}${javaScript ? "" : "-nojs"}`;
+  const sent = (await messagesTo(email)).length;
+
+  await page.goto(`${base}/t/acme/login`);
+  expect((await page.getAttribute("html", "lang")) === lang, `the page speaks ${lang}`);
+  await page.click(`a[href="/t/acme/forgot"]`);
+  await shot(page, `${tag}-1-identifier`);
+  await page.fill("#identifier", account);
+  await page.click("button[type=submit]");
+
+  expect(page.url().endsWith("/forgot/method"), `${tag}: the method step (${page.url()})`);
+  expect(!page.url().includes("flow"), "no flow id in the URL");
+  await shot(page, `${tag}-2-method`);
+  await page.click("button[type=submit]");
+
+  expect(page.url().endsWith("/forgot/code"), `${tag}: the code step`);
+  await shot(page, `${tag}-3-code`);
+  const code = await codeFor(email, sent + 1);
+  const wrong = code === "000000" ? "111111" : "000000";
+  await page.fill("#code", wrong);
+  await page.click("form[action$='/forgot/code'] button[type=submit]");
+  const alert = page.locator("[role=alert]");
+  expect(await alert.isVisible(), `${tag}: a wrong code is announced`);
+  const wrongText = lang === "zh-CN" ? "验证码错误" : "The code is wrong";
+  expect((await alert.textContent()).includes(wrongText), `${tag}: it says the code is wrong`);
+  if (javaScript) {
+    expect(
+      await page.evaluate(() => document.activeElement && document.activeElement.id === "errors"),
+      `${tag}: focus moves to the error`,
+    );
+  }
+  await page.fill("#code", code);
+  await page.click("form[action$='/forgot/code'] button[type=submit]");
+
+  expect(page.url().endsWith("/forgot/password"), `${tag}: the password step`);
+  await page.fill("#new_password", "short");
+  await page.fill("#confirm_password", "short");
+  if (javaScript) {
+    const minRule = page.locator(".checklist li[data-rule=min]");
+    expect(!(await minRule.getAttribute("class") || "").includes("ok"), `${tag}: the checklist shows the length unmet`);
+    await page.fill("#new_password", NEW_PASSWORD);
+    await page.fill("#confirm_password", NEW_PASSWORD);
+    expect((await minRule.getAttribute("class") || "").includes("ok"), `${tag}: the checklist ticks as you type`);
+    await shot(page, `${tag}-4-password`);
+    await page.fill("#new_password", "short");
+    await page.fill("#confirm_password", "short");
+  }
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/forgot/password"), `${tag}: the server refuses a short password`);
+  expect(await page.locator("[role=alert]").isVisible(), `${tag}: and says why`);
+  await page.fill("#new_password", NEW_PASSWORD);
+  await page.fill("#confirm_password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+
+  expect(page.url().endsWith("/forgot/done"), `${tag}: done`);
+  await shot(page, `${tag}-5-done`);
+  await page.click(`a[href="/t/acme/login"]`);
+  await page.fill("#identifier", account);
+  await page.fill("#password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/t/acme/home"), `${tag}: logged in with the new password`);
+  expect((await page.textContent("#who")) === account, `${tag}: as ${account}`);
+  await context.close();
+}
+
+// An administrator's temporary password must be changed at the next log on.
+async function forcedChange(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/login`);
+  await page.fill("#identifier", "acme/temp");
+  await page.fill("#password", tempPassword);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/t/acme/password"), "the forced change page");
+  await shot(page, "en-1280-forced-change");
+  await page.fill("#current_password", tempPassword);
+  await page.fill("#new_password", NEW_PASSWORD);
+  await page.fill("#confirm_password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/t/acme/home"), "changed, then in");
+  await context.close();
+}
+
+// A form posted without its CSRF token is refused.
+async function csrf(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/login`);
+  await page.evaluate(() => {
+    document.querySelector("input[name=csrf]").value = "forged";
+  });
+  await page.fill("#identifier", "acme/a1");
+  await page.fill("#password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/t/acme/login"), "a forged CSRF token does not log in");
+  expect((await page.locator("[role=alert]").textContent()).includes("The form expired"), "and says the form expired");
+  await context.close();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
+let failed = null;
+try {
+  await forgotJourney(browser, { lang: "en", width: 1280, account: "acme/a1", email: "a1@acme.example", javaScript: true });
+  await forgotJourney(browser, { lang: "en", width: 360, account: "acme/a2", email: "a2@acme.example", javaScript: true });
+  await forgotJourney(browser, { lang: "zh-CN", width: 1280, account: "acme/a3", email: "a3@acme.example", javaScript: true });
+  await forgotJourney(browser, { lang: "zh-CN", width: 360, account: "acme/a4", email: "a4@acme.example", javaScript: true });
+  await forgotJourney(browser, { lang: "en", width: 1280, account: "acme/a5", email: "a5@acme.example", javaScript: false });
+  await forcedChange(browser);
+  await csrf(browser);
+} catch (e) {
+  failed = e;
+} finally {
+  await browser.close();
+}
+if (failed) {
+  console.error(failed.stack || String(failed));
+  process.exit(1);
+}
+console.log("browser journeys: all passed");
