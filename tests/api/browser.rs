@@ -44,7 +44,7 @@ async fn pages_work_in_a_real_browser() {
         ],
         "Root-pass-word-1\n",
     );
-    for i in 1..=5 {
+    for i in 1..=6 {
         let email = format!("a{i}@acme.example");
         run(
             &[
@@ -63,12 +63,15 @@ async fn pages_work_in_a_real_browser() {
             "Old-pass-word-1\n",
         );
     }
-    run(
-        &[
-            "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member", "temp",
-        ],
-        "Old-pass-word-1\n",
-    );
+    for name in ["temp", "q1"] {
+        run(
+            &[
+                "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member",
+                name,
+            ],
+            "Old-pass-word-1\n",
+        );
+    }
     run(
         &["account", "reset-password", "--tenant", "acme", "acme/temp"],
         "Interim-pass-4242\n",

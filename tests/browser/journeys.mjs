@@ -125,6 +125,48 @@ async function forgotJourney(browser, { lang, width, account, email, javaScript 
   await context.close();
 }
 
+// Security questions, set through the API, answered in the wizard: a
+// wrong set first, then the right one typed differently.
+async function questionsJourney(browser) {
+  const login = await fetch(`${base}/api/v1/t/acme/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ identifier: "acme/q1", password: "Old-pass-word-1" }),
+  }).then((r) => r.json());
+  const set = await fetch(`${base}/api/v1/t/acme/accounts/${login.account.id}/security-questions`, {
+    method: "PUT",
+    headers: { "content-type": "application/json", authorization: `Bearer ${login.token}` },
+    body: JSON.stringify({ questions: [
+      { question: "First pet?", answer: "Rex" },
+      { question: "Home town?", answer: "Lanzhou" },
+    ] }),
+  });
+  expect(set.status === 200, "questions set through the API");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/forgot`);
+  await page.fill("#identifier", "acme/q1");
+  await page.click("button[type=submit]");
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/forgot/answers"), "questions: the answers step");
+  await shot(page, "en-1280-answers");
+  const labels = await page.locator("label").allTextContents();
+  const answer = (q, right) => (q.includes("pet") ? (right ? "  rex " : "Tom") : (right ? "LANZHOU" : "Xian"));
+  await page.fill("#answer_0", answer(labels[0], false));
+  await page.fill("#answer_1", answer(labels[1], false));
+  await page.click("button[type=submit]");
+  expect((await page.locator("[role=alert]").textContent()).includes("answers do not match"), "questions: a wrong set is refused");
+  await page.fill("#answer_0", answer(labels[0], true));
+  await page.fill("#answer_1", answer(labels[1], true));
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/forgot/password"), "questions: the password step");
+  await page.fill("#new_password", NEW_PASSWORD);
+  await page.fill("#confirm_password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/forgot/done"), "questions: done");
+  await context.close();
+}
+
 // An administrator's temporary password must be changed at the next log on.
 async function forcedChange(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -140,6 +182,39 @@ async function forcedChange(browser) {
   await page.fill("#confirm_password", NEW_PASSWORD);
   await page.click("button[type=submit]");
   expect(page.url().endsWith("/t/acme/home"), "changed, then in");
+  await context.close();
+}
+
+// axe-core on each page a person meets: no serious or critical violation.
+// (The context bypasses the CSP only to inject the checker itself.)
+async function accessibility(browser) {
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const axe = new URL("./node_modules/axe-core/axe.min.js", import.meta.url).pathname;
+  const check = async (what) => {
+    await page.addScriptTag({ path: axe });
+    const result = await page.evaluate(() => window.axe.run({ runOnly: ["wcag2a", "wcag2aa"] }));
+    const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(bad.length === 0, `${what}: no serious accessibility violation, found ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
+  };
+  await page.goto(`${base}/t/acme/login`);
+  await check("login");
+  await page.fill("#identifier", "nobody");
+  await page.fill("#password", "wrong-password");
+  await page.click("button[type=submit]");
+  await check("login with an error");
+  await page.goto(`${base}/t/acme/forgot`);
+  await check("forgot: identifier");
+  const sent = (await messagesTo("a6@acme.example")).length;
+  await page.fill("#identifier", "acme/a6");
+  await page.click("button[type=submit]");
+  await check("forgot: method");
+  await page.click("button[type=submit]");
+  await check("forgot: code");
+  const code = await codeFor("a6@acme.example", sent + 1);
+  await page.fill("#code", code);
+  await page.click("form[action$='/forgot/code'] button[type=submit]");
+  await check("forgot: new password");
   await context.close();
 }
 
@@ -170,8 +245,10 @@ try {
   await forgotJourney(browser, { lang: "zh-CN", width: 1280, account: "acme/a3", email: "a3@acme.example", javaScript: true });
   await forgotJourney(browser, { lang: "zh-CN", width: 360, account: "acme/a4", email: "a4@acme.example", javaScript: true });
   await forgotJourney(browser, { lang: "en", width: 1280, account: "acme/a5", email: "a5@acme.example", javaScript: false });
+  await questionsJourney(browser);
   await forcedChange(browser);
   await csrf(browser);
+  await accessibility(browser);
 } catch (e) {
   failed = e;
 } finally {

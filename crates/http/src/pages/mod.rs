@@ -1,5 +1,6 @@
 //! The hosted pages under `/t/{tenant}/…`: log on, the forced password
-//! change, and the forgot-password wizard, in English and Simplified
+//! change, and the forgot-password wizard (codes and security questions),
+//! in English and Simplified
 //! Chinese. They call the same use cases as the JSON API; forms post and
 //! re-render without JavaScript, which only enhances (`static/regain.js`).
 //!
@@ -53,6 +54,10 @@ pub(crate) fn router() -> Router<App> {
         .route(
             "/t/{tenant}/forgot/resend",
             axum::routing::post(wizard::resend),
+        )
+        .route(
+            "/t/{tenant}/forgot/answers",
+            get(wizard::answers_form).post(wizard::answers_submit),
         )
         .route(
             "/t/{tenant}/forgot/password",

@@ -31,6 +31,7 @@ fn templates() -> &'static Environment<'static> {
             ("forgot.html", include_str!("../../templates/forgot.html")),
             ("method.html", include_str!("../../templates/method.html")),
             ("code.html", include_str!("../../templates/code.html")),
+            ("answers.html", include_str!("../../templates/answers.html")),
             (
                 "password.html",
                 include_str!("../../templates/password.html"),

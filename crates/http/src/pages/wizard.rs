@@ -47,11 +47,12 @@ fn path(p: &PageCtx, step: &str) -> String {
     }
 }
 
-/// The methods the pages handle: a code to a contact the person reads.
+/// The methods the pages handle: a code to a contact the person reads,
+/// and security questions.
 fn on_the_page(m: Method) -> bool {
     matches!(
         m,
-        Method::EmailCode | Method::SmsCode | Method::EmergencyContact
+        Method::EmailCode | Method::SmsCode | Method::EmergencyContact | Method::SecurityQuestions
     )
 }
 
@@ -209,6 +210,7 @@ pub(crate) async fn method_submit(p: PageCtx, Form(f): Form<WizardForm>) -> Resp
         .challenge_recovery(&p.tenant, &flow, method, Some(&hint), None, &p.client)
         .await
     {
+        Ok(_) if method == Method::SecurityQuestions => p.redirect(&path(&p, "answers")),
         Ok(_) => p.redirect(&path(&p, "code")),
         Err(e) if ends_flow(&e) => start_page(&p, "", p.errors_of(&e)).await,
         Err(e) => {
@@ -285,6 +287,70 @@ pub(crate) async fn code_submit(mut p: PageCtx, Form(f): Form<WizardForm>) -> Re
         Err(e) => {
             let errors = p.errors_of(&e);
             code_page(&p, &flow, errors).await
+        }
+    }
+}
+
+async fn answers_page(p: &PageCtx, flow: &str, errors: Vec<String>) -> Response {
+    let status = match p.app.recovery_status(&p.tenant, flow).await {
+        Ok(s) => s,
+        Err(e) => return start_page(p, "", p.errors_of(&e)).await,
+    };
+    p.page(
+        status_of(&errors),
+        "answers.html",
+        json!({"questions": status.questions, "attempts_left": status.attempts_left}),
+        errors,
+    )
+}
+
+pub(crate) async fn answers_form(p: PageCtx) -> Response {
+    match flow_of(&p) {
+        Some(flow) => answers_page(&p, &flow, Vec::new()).await,
+        None => p.redirect(&path(&p, "")),
+    }
+}
+
+/// The answers come as `answer_0`, `answer_1`, … in the order shown.
+pub(crate) async fn answers_submit(
+    mut p: PageCtx,
+    Form(f): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(flow) = flow_of(&p) else {
+        return p.redirect(&path(&p, ""));
+    };
+    if !p.csrf_ok(f.get("csrf").map(String::as_str).unwrap_or_default()) {
+        let errors = p.csrf_error();
+        return answers_page(&p, &flow, errors).await;
+    }
+    let answers: Vec<String> = (0..5)
+        .map_while(|i| f.get(&format!("answer_{i}")).cloned())
+        .collect();
+    let evidence = Evidence {
+        code: None,
+        answers: Some(&answers),
+    };
+    match p
+        .app
+        .verify_recovery(&p.tenant, &flow, evidence, &p.client)
+        .await
+    {
+        Ok(v) => match v.reset_token {
+            Some(token) => {
+                let scope = path(&p, "");
+                p.set_cookie(RESET_COOKIE, &token, &scope, 900);
+                p.redirect(&path(&p, "password"))
+            }
+            // The tenant wants one more method after knowledge.
+            None => p.redirect(&path(&p, "method")),
+        },
+        Err(e) if ends_flow(&e) => start_page(&p, "", p.errors_of(&e)).await,
+        Err(e) => {
+            let mut errors = p.errors_of(&e);
+            if e.code() == "code_invalid" {
+                errors[0] = p.text("err_answers_invalid").to_string();
+            }
+            answers_page(&p, &flow, errors).await
         }
     }
 }
