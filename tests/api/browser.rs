@@ -63,6 +63,33 @@ async fn pages_work_in_a_real_browser() {
             "Old-pass-word-1\n",
         );
     }
+    run(
+        &[
+            "account",
+            "create",
+            "--tenant",
+            "acme",
+            "--parent",
+            "acme",
+            "--role",
+            "member",
+            "--email",
+            "l1@acme.example",
+            "l1",
+        ],
+        "Old-pass-word-1\n",
+    );
+    run(
+        &[
+            "account",
+            "reset-password",
+            "--tenant",
+            "acme",
+            "acme/l1",
+            "--link",
+        ],
+        "",
+    );
     for name in ["temp", "q1"] {
         run(
             &[

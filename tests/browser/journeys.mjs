@@ -167,6 +167,28 @@ async function questionsJourney(browser) {
   await context.close();
 }
 
+// An administrator's reset link (sent before the browser starts) opens the
+// password step; the secret leaves the address bar at once.
+async function resetLinkJourney(browser) {
+  const [mail] = await messagesTo("l1@acme.example");
+  expect(mail, "the reset link was sent");
+  const m = mail.body.match(/https?:\/\/\S+?(\/t\/acme\/reset#flow=[\w-]+&token=[\w-]+)/);
+  expect(m, "a reset link in the message");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}${m[1]}`);
+  await page.waitForURL(/\/forgot\/password$/);
+  expect(!page.url().includes("token"), "the token is gone from the address bar");
+  await page.fill("#new_password", NEW_PASSWORD);
+  await page.fill("#confirm_password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/forgot/done"), "reset link: done");
+  await page.goto(`${base}${m[1]}`);
+  await page.waitForLoadState("networkidle");
+  expect(!page.url().endsWith("/forgot/password"), "the link works once");
+  await context.close();
+}
+
 // An administrator's temporary password must be changed at the next log on.
 async function forcedChange(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -246,6 +268,7 @@ try {
   await forgotJourney(browser, { lang: "zh-CN", width: 360, account: "acme/a4", email: "a4@acme.example", javaScript: true });
   await forgotJourney(browser, { lang: "en", width: 1280, account: "acme/a5", email: "a5@acme.example", javaScript: false });
   await questionsJourney(browser);
+  await resetLinkJourney(browser);
   await forcedChange(browser);
   await csrf(browser);
   await accessibility(browser);

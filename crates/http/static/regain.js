@@ -51,6 +51,17 @@
     tick();
   }
 
+  // A reset link: take its flow and token out of the fragment (and out of
+  // the address bar and history), then exchange them for cookies.
+  var link = document.querySelector("form[data-reset-link]");
+  if (link && location.hash.length > 1) {
+    var fragment = new URLSearchParams(location.hash.slice(1));
+    link.querySelector("input[name=flow]").value = fragment.get("flow") || "";
+    link.querySelector("input[name=token]").value = fragment.get("token") || "";
+    history.replaceState(null, "", location.pathname);
+    link.submit();
+  }
+
   var refresh = document.querySelector("[data-captcha-refresh]");
   if (refresh) {
     refresh.hidden = false;

@@ -96,6 +96,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("req_no_space", "contain no spaces", "不含空格"),
     ("req_match", "be typed the same twice", "两次输入一致"),
     ("set_password", "Set the password", "设置密码"),
+    ("reset_link_text", "Continue to choose a new password.", "继续设置新密码。"),
+    ("reset_link_noscript", "Opening a reset link needs JavaScript: the link's secret stays in your browser until it is exchanged.", "打开重置链接需要启用 JavaScript：链接中的密钥在兑换前只保存在您的浏览器中。"),
     ("done_title", "Your password was changed", "密码已修改"),
     ("done_text", "Every session was signed out. Log on with the new password.", "所有会话均已退出，请使用新密码登录。"),
     ("ask_admin_title", "Ask your administrator", "请联系管理员"),

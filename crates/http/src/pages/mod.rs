@@ -64,6 +64,10 @@ pub(crate) fn router() -> Router<App> {
             get(wizard::password_form).post(wizard::password_submit),
         )
         .route("/t/{tenant}/forgot/done", get(wizard::done))
+        .route(
+            "/t/{tenant}/reset",
+            get(wizard::link_form).post(wizard::link_submit),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -32,6 +32,7 @@ fn templates() -> &'static Environment<'static> {
             ("method.html", include_str!("../../templates/method.html")),
             ("code.html", include_str!("../../templates/code.html")),
             ("answers.html", include_str!("../../templates/answers.html")),
+            ("reset.html", include_str!("../../templates/reset.html")),
             (
                 "password.html",
                 include_str!("../../templates/password.html"),

@@ -34,6 +34,10 @@ pub(crate) struct WizardForm {
     #[serde(default)]
     code: String,
     #[serde(default)]
+    flow: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
     new_password: String,
     #[serde(default)]
     confirm_password: String,
@@ -437,4 +441,38 @@ pub(crate) async fn password_submit(mut p: PageCtx, Form(f): Form<WizardForm>) -
 pub(crate) async fn done(p: PageCtx) -> Response {
     let login = format!("/t/{}/login", p.tenant.slug);
     p.notice("done_title", "done_text", Some((&login, "log_in")))
+}
+
+/// The landing page of a reset link (an administrator's, or an approved
+/// appeal's): its flow and token are in the URL fragment, which browsers
+/// never send; the script posts them once, and the server keeps them in
+/// cookies from then on.
+pub(crate) async fn link_form(p: PageCtx) -> Response {
+    p.page(StatusCode::OK, "reset.html", json!({}), Vec::new())
+}
+
+pub(crate) async fn link_submit(mut p: PageCtx, Form(f): Form<WizardForm>) -> Response {
+    if !p.csrf_ok(&f.csrf) {
+        let errors = p.csrf_error();
+        return p.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reset.html",
+            json!({}),
+            errors,
+        );
+    }
+    // Only a verified flow with a reset token is worth keeping; anything
+    // else starts over (the reset itself checks the token).
+    let verified = matches!(
+        p.app.recovery_status(&p.tenant, &f.flow).await,
+        Ok(s) if s.state == regain_domain::recovery::FlowState::Verified
+    );
+    if !verified || f.token.is_empty() || f.token.len() > 128 {
+        let errors = vec![p.text("err_reset_token_invalid").to_string()];
+        return start_page(&p, "", errors).await;
+    }
+    let scope = path(&p, "");
+    p.set_cookie(FLOW_COOKIE, &f.flow, &scope, 3600);
+    p.set_cookie(RESET_COOKIE, &f.token, &scope, 3600);
+    p.redirect(&path(&p, "password"))
 }
