@@ -153,15 +153,19 @@ fn session_token(parts: &Parts) -> Option<String> {
     {
         return Some(bearer.trim().to_string());
     }
-    parts
-        .headers
+    cookies(&parts.headers)
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The `name=value` pairs of the request's `Cookie` headers.
+pub(crate) fn cookies(headers: &axum::http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
 }
 
 /// A valid session, even one whose account must change its password: only

@@ -80,13 +80,7 @@ pub(crate) struct PageCtx {
 }
 
 fn cookies_of(parts: &Parts) -> HashMap<String, String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
+    crate::extract::cookies(&parts.headers)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }

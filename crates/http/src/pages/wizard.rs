@@ -224,6 +224,20 @@ pub(crate) async fn method_submit(p: PageCtx, Form(f): Form<WizardForm>) -> Resp
     }
 }
 
+/// After a successful `verify`: keep the reset token and ask for the new
+/// password, or (when the tenant wants one more method after knowledge)
+/// go back to the methods.
+fn verified(p: &mut PageCtx, v: regain_app::recovery::Verified) -> Response {
+    match v.reset_token {
+        Some(token) => {
+            let scope = path(p, "");
+            p.set_cookie(RESET_COOKIE, &token, &scope, 900);
+            p.redirect(&path(p, "password"))
+        }
+        None => p.redirect(&path(p, "method")),
+    }
+}
+
 async fn code_page(p: &PageCtx, flow: &str, errors: Vec<String>) -> Response {
     let status = match p.app.recovery_status(&p.tenant, flow).await {
         Ok(s) => s,
@@ -279,14 +293,7 @@ pub(crate) async fn code_submit(mut p: PageCtx, Form(f): Form<WizardForm>) -> Re
         .verify_recovery(&p.tenant, &flow, evidence, &p.client)
         .await
     {
-        Ok(v) => match v.reset_token {
-            Some(token) => {
-                let scope = path(&p, "");
-                p.set_cookie(RESET_COOKIE, &token, &scope, 900);
-                p.redirect(&path(&p, "password"))
-            }
-            None => p.redirect(&path(&p, "method")),
-        },
+        Ok(v) => verified(&mut p, v),
         Err(e) if ends_flow(&e) => start_page(&p, "", p.errors_of(&e)).await,
         Err(e) => {
             let errors = p.errors_of(&e);
@@ -339,15 +346,7 @@ pub(crate) async fn answers_submit(
         .verify_recovery(&p.tenant, &flow, evidence, &p.client)
         .await
     {
-        Ok(v) => match v.reset_token {
-            Some(token) => {
-                let scope = path(&p, "");
-                p.set_cookie(RESET_COOKIE, &token, &scope, 900);
-                p.redirect(&path(&p, "password"))
-            }
-            // The tenant wants one more method after knowledge.
-            None => p.redirect(&path(&p, "method")),
-        },
+        Ok(v) => verified(&mut p, v),
         Err(e) if ends_flow(&e) => start_page(&p, "", p.errors_of(&e)).await,
         Err(e) => {
             let mut errors = p.errors_of(&e);
