@@ -140,15 +140,7 @@ impl App {
             ContactKind::Email => Email::parse(new.contact_value)?.as_str().to_string(),
             ContactKind::Phone => Phone::parse(new.contact_value)?.as_str().to_string(),
         };
-        self.count_attempts(&[(
-            &format!("recovery:ip:{}:{}", tenant.id, client.throttle_address()),
-            regain_store::ThrottleRule {
-                max_attempts: s.requests_per_ip,
-                window_secs: 15 * 60,
-                lock_secs: 15 * 60,
-            },
-        )])
-        .await?;
+        self.count_recovery_request(tenant, client).await?;
         self.check_captcha(tenant, captcha.0, captcha.1).await?;
         self.count_destination(
             &format!("dest:{}:{}", tenant.id, contact.to_lowercase()),

@@ -138,7 +138,7 @@ impl App {
     }
 
     /// Counts one recovery request against the client address's budget.
-    async fn count_recovery_request(
+    pub(crate) async fn count_recovery_request(
         &self,
         tenant: &Tenant,
         client: &Client,
