@@ -75,6 +75,9 @@ pub async fn run(app: App, cmd: TenantCommand) -> anyhow::Result<()> {
                     let settings: regain_domain::tenant::TenantSettings =
                         serde_json::from_str(&text)
                             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    settings
+                        .validate()
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                     app.store.set_tenant_settings(tenant.id, &settings).await?;
                     println!("settings of {} replaced", tenant.slug);
                 }

@@ -90,7 +90,16 @@ async fn pages_work_in_a_real_browser() {
         ],
         "",
     );
-    for name in ["temp", "q1"] {
+    for (name, email) in [("u1", "u1@acme.example"), ("ap1", "ap1@acme.example")] {
+        run(
+            &[
+                "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member",
+                "--email", email, name,
+            ],
+            "Old-pass-word-1\n",
+        );
+    }
+    for name in ["temp", "q1", "s1", "s2"] {
         run(
             &[
                 "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member",
@@ -102,6 +111,26 @@ async fn pages_work_in_a_real_browser() {
     run(
         &["account", "reset-password", "--tenant", "acme", "acme/temp"],
         "Interim-pass-4242\n",
+    );
+
+    // The tenant's look: an accent colour and a 1×1 PNG logo.
+    let settings = run(&["tenant", "settings", "acme"], "");
+    let mut settings: serde_json::Value = serde_json::from_slice(&settings.stdout).unwrap();
+    settings["branding"] = serde_json::json!({
+        "accent": "#7a2e8a",
+        "logo": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+    });
+    let settings_file = dir.path().join("settings.json");
+    std::fs::write(&settings_file, settings.to_string()).unwrap();
+    run(
+        &[
+            "tenant",
+            "settings",
+            "acme",
+            "--file",
+            settings_file.to_str().unwrap(),
+        ],
+        "",
     );
 
     let (mut server, addr) = spawn_server(dir.path(), &env, &dir.path().join("serve.log"));

@@ -957,6 +957,29 @@ async fn operators_set_tenant_settings_identity_and_staff_roles() {
         "{}",
         text(&bad.stderr)
     );
+    // A light accent would make white button text unreadable: refused,
+    // with the contrast named, and nothing changed.
+    std::fs::write(&file, r##"{"branding": {"accent": "#ffd700"}}"##).unwrap();
+    let light = run(
+        &[
+            "tenant",
+            "settings",
+            "shop",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!light.status.success());
+    assert!(
+        text(&light.stderr).contains("too light"),
+        "{}",
+        text(&light.stderr)
+    );
+    let unchanged: serde_json::Value =
+        serde_json::from_slice(&run(&["tenant", "settings", "shop"], "").stdout).unwrap();
+    assert_eq!(unchanged["branding"]["accent"], serde_json::Value::Null);
+    assert_eq!(unchanged["kyc"]["name"], "facecheck");
 
     assert!(run(
         &[

@@ -189,6 +189,131 @@ async function resetLinkJourney(browser) {
   await context.close();
 }
 
+// Polls the outbox until a message to `to` says `text`.
+async function waitForMessage(to, text) {
+  for (let i = 0; i < 100; i++) {
+    const found = (await messagesTo(to)).find((m) => m.body.includes(text));
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`expected: a message to ${to} saying ${text}`);
+}
+
+async function logIn(context, who, password) {
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/login`);
+  await page.fill("#identifier", who);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/t/acme/home"), `${who} is signed in`);
+  return page;
+}
+
+// The front page names no tenant; the tenant's accent colour and logo
+// come from its settings, through a style sheet (no inline style).
+async function frontAndBranding(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/`);
+  expect((await page.locator("h1").textContent()).includes("Regain"), "the front page");
+  expect((await page.locator("a[href^='/t/']").count()) === 0, "the front page lists no tenant (no demo here)");
+  await page.goto(`${base}/t/acme/login`);
+  expect((await page.locator("link[href='/t/acme/theme.css']").count()) === 1, "the tenant's theme is linked");
+  const accent = await page.evaluate(() => getComputedStyle(document.querySelector("button[type=submit]")).backgroundColor);
+  expect(accent === "rgb(122, 46, 138)", `buttons take the tenant's accent, got ${accent}`);
+  const logo = await page.evaluate(() => document.querySelector("img.logo")?.naturalWidth);
+  expect(logo === 1, "the tenant's logo is shown");
+  await shot(page, "en-1280-login-branded");
+  await context.close();
+}
+
+// Forgot username: the names go to the verified contact; the page says
+// the same for a contact no account uses.
+async function usernameJourney(browser) {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/login`);
+  await page.click(`a[href="/t/acme/forgot-username"]`);
+  await shot(page, "en-360-forgot-username");
+  await page.fill("#contact", "someone@");
+  await page.click("button[type=submit]");
+  expect((await page.locator("[role=alert]").textContent()).includes("not an email address"), "a malformed contact is refused");
+  await page.fill("#contact", "u1@acme.example");
+  await page.click("button[type=submit]");
+  const sent = await page.locator("h1").textContent();
+  expect(sent.includes("Check your messages"), "the reminder was accepted");
+  await waitForMessage("u1@acme.example", "acme/u1");
+  await page.goto(`${base}/t/acme/forgot-username`);
+  await page.fill("#contact", "nobody@acme.example");
+  await page.click("button[type=submit]");
+  expect((await page.locator("h1").textContent()) === sent, "an unused contact gets the same answer");
+  await context.close();
+}
+
+// The manual appeal: the form (an error first), the contact's code (a
+// wrong one first), then the status page. Returns the context so the
+// support journey can come back to the status.
+async function appealJourney(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/forgot`);
+  await page.click(`a[href="/t/acme/appeal"]`);
+  await shot(page, "en-1280-appeal-form");
+  await page.fill("#identifier", "acme/ap1");
+  await page.fill("#contact", "ap1-new@acme.example");
+  await page.click("button[type=submit]");
+  expect((await page.locator("[role=alert]").textContent()).includes("Describe what happened"), "a description is required");
+  expect((await page.inputValue("#contact")) === "ap1-new@acme.example", "the form keeps what was typed");
+  await page.fill("#description", "My phone was stolen and the mailbox closed.");
+  await page.fill("#evidence", "Invoice 2026-0117");
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/t/acme/appeal/confirm"), "the appeal asks for the contact's code");
+  const code = await codeFor("ap1-new@acme.example", 1);
+  await page.fill("#code", code === "000000" ? "111111" : "000000");
+  await page.click("button[type=submit]");
+  expect((await page.locator("[role=alert]").textContent()).includes("The code is wrong"), "a wrong appeal code is refused");
+  await page.fill("#code", code);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/t/acme/appeal/status"), "the status page");
+  expect((await page.getAttribute("#appeal_state", "data-state")) === "open", "the appeal waits for review");
+  await shot(page, "en-1280-appeal-status");
+  return { context, page };
+}
+
+// Settings: security questions, an emergency contact confirmed by its
+// code, and signing out the other session.
+async function settingsJourney(browser) {
+  const elsewhere = await browser.newContext();
+  const other = await logIn(elsewhere, "acme/s1", "Old-pass-word-1");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await logIn(context, "acme/s1", "Old-pass-word-1");
+  await page.click(`a[href="/t/acme/settings"]`);
+  expect((await page.locator("#sessions tbody tr").count()) === 2, "two sessions are listed");
+  await shot(page, "en-1280-settings");
+  await page.fill("#question_0", "First school?");
+  await page.fill("#answer_0", "Riverside Primary");
+  await page.fill("#question_1", "First pet?");
+  await page.fill("#answer_1", "Biscuit the cat");
+  await page.click("form[action$='/settings/questions'] button[type=submit]");
+  expect((await page.locator("#done").textContent()).includes("saved"), "the questions were saved");
+  expect((await page.inputValue("#question_1")) === "First pet?", "the questions are shown back");
+  expect((await page.inputValue("#answer_1")) === "", "answers are never shown back");
+  await page.fill("#contact_name", "Mum");
+  await page.fill("#contact_value", "mum@family.example");
+  await page.click("form[action$='/settings/contacts'] button[type=submit]");
+  expect((await page.locator("#done").textContent()).includes("sent a code"), "the contact was added");
+  const code = await codeFor("mum@family.example", 1);
+  await page.fill("#contacts input[name=code]", code);
+  await page.click("#contacts form[action$='/contacts/confirm'] button[type=submit]");
+  expect((await page.locator("#contacts").textContent()).includes("confirmed"), "the contact is confirmed");
+  await page.click("form[action$='/sessions/others'] button[type=submit]");
+  expect((await page.locator("#sessions tbody tr").count()) === 1, "only this session is left");
+  await other.goto(`${base}/t/acme/settings`);
+  expect(other.url().endsWith("/t/acme/login"), "the other session was signed out");
+  await elsewhere.close();
+  await context.close();
+}
+
 // An administrator's temporary password must be changed at the next log on.
 async function forcedChange(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -237,6 +362,16 @@ async function accessibility(browser) {
   await page.fill("#code", code);
   await page.click("form[action$='/forgot/code'] button[type=submit]");
   await check("forgot: new password");
+  for (const url of ["/", "/t/acme/forgot-username", "/t/acme/appeal"]) {
+    await page.goto(`${base}${url}`);
+    await check(url);
+  }
+  await page.goto(`${base}/t/acme/login`);
+  await page.fill("#identifier", "acme/s2");
+  await page.fill("#password", "Old-pass-word-1");
+  await page.click("button[type=submit]");
+  await page.goto(`${base}/t/acme/settings`);
+  await check("settings");
   await context.close();
 }
 
@@ -270,6 +405,11 @@ try {
   await questionsJourney(browser);
   await resetLinkJourney(browser);
   await forcedChange(browser);
+  await frontAndBranding(browser);
+  await usernameJourney(browser);
+  await settingsJourney(browser);
+  const appeal = await appealJourney(browser);
+  await appeal.context.close();
   await csrf(browser);
   await accessibility(browser);
 } catch (e) {

@@ -298,6 +298,41 @@ impl App {
         Ok(())
     }
 
+    /// The account's live sessions, newest first; the caller's is among them.
+    pub async fn own_sessions(&self, auth: &Authenticated) -> Result<Vec<Session>, AppError> {
+        Ok(self
+            .store
+            .live_sessions(auth.account.id, self.clock.now())
+            .await?)
+    }
+
+    /// Signs out every other session of the account (a lost phone, a
+    /// shared computer); returns how many ended.
+    pub async fn sign_out_other_sessions(
+        &self,
+        tenant: &Tenant,
+        auth: &Authenticated,
+        client: &Client,
+    ) -> Result<u64, AppError> {
+        let event = regain_store::AuditEvent::new(
+            Some(tenant.id),
+            "session.others_revoked",
+            &format!("account:{}", auth.account.id),
+            &format!("account:{}", auth.account.id),
+            &client.ip.to_string(),
+            "success",
+        );
+        Ok(self
+            .store
+            .revoke_other_sessions(
+                auth.account.id,
+                &auth.session.token_hash,
+                &event,
+                self.clock.now(),
+            )
+            .await?)
+    }
+
     /// Changes the logged-in account's password: the current one must be
     /// right, the new one must meet the policy (history included). Other
     /// sessions of the account are revoked; this one stays.

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod branding;
 pub mod clock;
 pub mod identifiers;
 pub mod password;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::branding::{Branding, BrandingError};
 use crate::recovery::RecoverySettings;
 
 /// How a tenant protects recovery and reminders from automation.
@@ -93,6 +94,15 @@ pub struct TenantSettings {
     pub oidc: Option<OidcProvider>,
     /// Largest attachment of an appeal, in bytes (at most 4 MiB).
     pub appeal_max_attachment_bytes: u32,
+    /// The accent colour and logo of the hosted pages.
+    pub branding: Branding,
+}
+
+impl TenantSettings {
+    /// Checks what serde cannot: the branding's colour and logo.
+    pub fn validate(&self) -> Result<(), BrandingError> {
+        self.branding.validate()
+    }
 }
 
 impl Default for TenantSettings {
@@ -105,6 +115,7 @@ impl Default for TenantSettings {
             kyc: None,
             oidc: None,
             appeal_max_attachment_bytes: 1024 * 1024,
+            branding: Branding::default(),
         }
     }
 }

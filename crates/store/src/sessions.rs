@@ -3,6 +3,7 @@
 use regain_domain::clock::Timestamp;
 use sqlx::any::AnyRow;
 
+use crate::audit::{self, AuditEvent};
 use crate::rows::{int, opt_int, text};
 use crate::{Store, StoreError};
 
@@ -145,6 +146,47 @@ impl Store {
         .bind(account_id)
         .execute(&self.pool)
         .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The live sessions of an account, newest first (at most 50).
+    pub async fn live_sessions(
+        &self,
+        account_id: i64,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE account_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 ORDER BY created_at DESC, token_hash LIMIT 50"
+        ))
+        .bind(account_id)
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    /// Revokes every live session of an account but `keep`, with its audit
+    /// event, in one transaction; returns how many.
+    pub async fn revoke_other_sessions(
+        &self,
+        account_id: i64,
+        keep: &str,
+        event: &AuditEvent,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND token_hash <> $3 \
+             AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(account_id)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(&mut tx, self.backend, event, now).await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 }

@@ -20,7 +20,7 @@ use regain_store::{Account, ContactKind, Tenant};
 use crate::{App, AppError};
 
 /// The masked form of a contact value of either kind.
-pub(crate) fn mask_contact(kind: ContactKind, value: &str) -> String {
+pub fn mask_contact(kind: ContactKind, value: &str) -> String {
     match kind {
         ContactKind::Email => Email::parse(value).map_or_else(|_| "***".into(), |e| mask_email(&e)),
         ContactKind::Phone => Phone::parse(value).map_or_else(|_| "***".into(), |p| mask_phone(&p)),

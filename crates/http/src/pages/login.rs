@@ -4,8 +4,9 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
+use regain_app::auth::Authenticated;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::wizard::requirements;
 use super::PageCtx;
@@ -88,26 +89,37 @@ pub(crate) async fn submit(mut p: PageCtx, Form(f): Form<LoginForm>) -> Response
 }
 
 /// The session behind the cookie, if it is valid.
-async fn session(p: &PageCtx) -> Option<regain_app::auth::Authenticated> {
+async fn session(p: &PageCtx) -> Option<Authenticated> {
     let token = p.cookie(SESSION_COOKIE)?;
     p.app.authenticate(&p.tenant, token).await.ok()
 }
 
-pub(crate) async fn home(p: PageCtx) -> Response {
-    let Some(auth) = session(&p).await else {
-        return p.redirect(&format!("/t/{}/login", p.tenant.slug));
+/// The signed-in account of a page that needs one: without a session the
+/// answer is the log-on page, and with a password to change, the change.
+pub(crate) async fn signed_in(p: &PageCtx) -> Result<Authenticated, Response> {
+    let Some(auth) = session(p).await else {
+        return Err(p.redirect(&format!("/t/{}/login", p.tenant.slug)));
     };
     if p.app
         .must_change_password(&p.tenant, &auth.account)
         .await
         .unwrap_or(true)
     {
-        return p.redirect(&format!("/t/{}/password", p.tenant.slug));
+        return Err(p.redirect(&format!("/t/{}/password", p.tenant.slug)));
     }
+    Ok(auth)
+}
+
+pub(crate) async fn home(p: PageCtx) -> Response {
+    let auth = match signed_in(&p).await {
+        Ok(a) => a,
+        Err(to) => return to,
+    };
+    let nav = p.nav(&auth, "home").await;
     p.page(
         StatusCode::OK,
         "home.html",
-        json!({ "who": auth.account.qualified_name }),
+        json!({ "who": auth.account.qualified_name, "nav": nav }),
         Vec::new(),
     )
 }
@@ -122,11 +134,7 @@ pub(crate) async fn logout(mut p: PageCtx, Form(f): Form<PlainForm>) -> Response
     p.redirect(&format!("/t/{}/login", p.tenant.slug))
 }
 
-async fn change_page(
-    p: &PageCtx,
-    auth: &regain_app::auth::Authenticated,
-    errors: Vec<String>,
-) -> Response {
+async fn change_page(p: &PageCtx, auth: &Authenticated, errors: Vec<String>) -> Response {
     let policy = p
         .app
         .effective_policy(&p.tenant, &auth.account)
@@ -138,12 +146,24 @@ async fn change_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let forced = p
+        .app
+        .must_change_password(&p.tenant, &auth.account)
+        .await
+        .unwrap_or(true);
+    let nav = if forced {
+        Value::Null
+    } else {
+        json!(p.nav(auth, "settings").await)
+    };
     p.page(
         status,
         "password.html",
         json!({
             "heading": p.text("change_title"),
-            "intro": p.text("change_intro"),
+            "intro": p.text(if forced { "change_intro" } else { "change_intro_own" }),
+            "current_label": p.text(if forced { "current_password" } else { "current_password_own" }),
+            "nav": nav,
             "action": format!("/t/{}/password", p.tenant.slug),
             "ask_current": true,
             "requirements": requirements(p, &policy),

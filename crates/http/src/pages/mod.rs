@@ -1,7 +1,8 @@
 //! The hosted pages under `/t/{tenant}/…`: log on, the forced password
-//! change, and the forgot-password wizard (codes and security questions),
-//! in English and Simplified
-//! Chinese. They call the same use cases as the JSON API; forms post and
+//! change, the forgot-password wizard (codes and security questions),
+//! forgot username, the manual appeal and its status, and the account's
+//! settings, in English and Simplified Chinese, with the tenant's accent
+//! colour and logo. They call the same use cases as the JSON API; forms post and
 //! re-render without JavaScript, which only enhances (`static/regain.js`).
 //!
 //! Security: a CSRF token (a cookie compared with a hidden field) on every
@@ -10,18 +11,21 @@
 //! 'none'` and no referrer. No flow id, code or token ever travels in a URL:
 //! the wizard keeps its flow id and reset token in HttpOnly cookies.
 
+mod appeal;
 mod catalog;
 mod login;
+mod remind;
 mod render;
+mod settings;
 mod wizard;
 
 use axum::http::{header, HeaderValue};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use regain_app::App;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub(crate) use render::PageCtx;
+pub(crate) use render::{status_of, when, PageCtx};
 
 /// The pages' policy: scripts and styles from this origin only, pictures
 /// also as data URLs (the CAPTCHA), no framing, forms back to this origin.
@@ -32,9 +36,36 @@ pub(crate) fn router() -> Router<App> {
     Router::new()
         .route("/static/regain.css", get(render::css))
         .route("/static/regain.js", get(render::js))
+        .route("/", get(render::index))
+        .route("/t/{tenant}/theme.css", get(render::theme))
+        .route(
+            "/t/{tenant}/forgot-username",
+            get(remind::form).post(remind::submit),
+        )
+        .route("/t/{tenant}/appeal", get(appeal::form).post(appeal::submit))
+        .route(
+            "/t/{tenant}/appeal/confirm",
+            get(appeal::confirm_form).post(appeal::confirm_submit),
+        )
+        .route("/t/{tenant}/appeal/status", get(appeal::status))
+        .route("/t/{tenant}/settings", get(settings::show))
+        .route("/t/{tenant}/settings/questions", post(settings::questions))
+        .route("/t/{tenant}/settings/contacts", post(settings::add_contact))
+        .route(
+            "/t/{tenant}/settings/contacts/confirm",
+            post(settings::confirm_contact),
+        )
+        .route(
+            "/t/{tenant}/settings/contacts/remove",
+            post(settings::remove_contact),
+        )
+        .route(
+            "/t/{tenant}/settings/sessions/others",
+            post(settings::end_other_sessions),
+        )
         .route("/t/{tenant}/login", get(login::form).post(login::submit))
         .route("/t/{tenant}/home", get(login::home))
-        .route("/t/{tenant}/logout", axum::routing::post(login::logout))
+        .route("/t/{tenant}/logout", post(login::logout))
         .route(
             "/t/{tenant}/password",
             get(login::change_form).post(login::change_submit),
@@ -51,10 +82,7 @@ pub(crate) fn router() -> Router<App> {
             "/t/{tenant}/forgot/code",
             get(wizard::code_form).post(wizard::code_submit),
         )
-        .route(
-            "/t/{tenant}/forgot/resend",
-            axum::routing::post(wizard::resend),
-        )
+        .route("/t/{tenant}/forgot/resend", post(wizard::resend))
         .route(
             "/t/{tenant}/forgot/answers",
             get(wizard::answers_form).post(wizard::answers_submit),

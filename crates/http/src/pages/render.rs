@@ -5,13 +5,15 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
-use regain_app::auth::Client;
+use regain_app::auth::{Authenticated, Client};
 use regain_app::{App, AppError};
+use regain_domain::account::{Position, Role};
+use regain_domain::tenant::CaptchaMode;
 use regain_store::Tenant;
 use serde_json::{json, Map, Value};
 
@@ -39,6 +41,21 @@ fn templates() -> &'static Environment<'static> {
             ),
             ("message.html", include_str!("../../templates/message.html")),
             ("home.html", include_str!("../../templates/home.html")),
+            ("captcha.html", include_str!("../../templates/captcha.html")),
+            ("remind.html", include_str!("../../templates/remind.html")),
+            ("appeal.html", include_str!("../../templates/appeal.html")),
+            (
+                "appeal_code.html",
+                include_str!("../../templates/appeal_code.html"),
+            ),
+            (
+                "appeal_status.html",
+                include_str!("../../templates/appeal_status.html"),
+            ),
+            (
+                "settings.html",
+                include_str!("../../templates/settings.html"),
+            ),
         ] {
             // Every template is rendered by a unit test, so a broken one
             // fails the build's tests, not a visitor.
@@ -68,6 +85,44 @@ pub(crate) async fn js() -> Response {
         .into_response()
 }
 
+/// The tenant's accent colour as a style sheet: a CSP without inline
+/// styles needs it as a file.
+pub(crate) async fn theme(p: PageCtx) -> Response {
+    let branding = &p.tenant.settings.branding;
+    // Checked when set; checked again so a hand-edited row cannot inject CSS.
+    let css = match &branding.accent {
+        Some(accent) if branding.validate().is_ok() => format!(":root {{ --accent: {accent}; }}\n"),
+        _ => String::new(),
+    };
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response()
+}
+
+/// A moment as people read it: `2026-11-25 22:40 UTC`.
+pub(crate) fn when(t: regain_domain::clock::Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t.0).map_or_else(
+        |_| String::new(),
+        |d| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute()
+            )
+        },
+    )
+}
+
+/// 200 for a clean form, 422 when it shows errors.
+pub(crate) fn status_of(errors: &[String]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 /// A page request's shared state.
 pub(crate) struct PageCtx {
     pub app: App,
@@ -83,6 +138,49 @@ fn cookies_of(parts: &Parts) -> HashMap<String, String> {
     crate::extract::cookies(&parts.headers)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// The page language: `?lang=` (remembered in a cookie), then the cookie,
+/// then `Accept-Language`. The second value is the `?lang=` one, if any.
+fn lang_of(parts: &Parts, cookies: &HashMap<String, String>) -> (Lang, Option<Lang>) {
+    let query_lang = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == "lang")
+            .and_then(|(_, v)| Lang::parse(v))
+    });
+    let lang = query_lang
+        .or_else(|| cookies.get(LANG_COOKIE).and_then(|v| Lang::parse(v)))
+        .unwrap_or_else(|| {
+            Lang::from_accept(
+                parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default(),
+            )
+        });
+    (lang, query_lang)
+}
+
+/// The site's front page: it names no tenant (their list is private) and
+/// links to the demo tenant when `regain demo` created one.
+pub(crate) async fn index(State(app): State<App>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let (lang, _) = lang_of(&parts, &cookies_of(&parts));
+    let demo = app.tenant("demo").await.is_ok();
+    let m = messages(lang);
+    let ctx = json!({
+        "lang": lang.tag(), "other_lang": if lang == Lang::Zh { "en" } else { "zh-CN" },
+        "m": m, "tenant_name": "Regain", "errors": [],
+        "heading": message(lang, "index_title"), "text": message(lang, "index_text"),
+        "link": demo.then_some("/t/demo/login"), "link_text": message(lang, "index_demo"),
+    });
+    let html = templates()
+        .get_template("message.html")
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_default();
+    (StatusCode::OK, Html(html)).into_response()
 }
 
 /// A page in the visitor's language from what the request says (the
@@ -105,23 +203,7 @@ impl FromRequestParts<App> for PageCtx {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
         let cookies = cookies_of(parts);
-        let query_lang = parts.uri.query().and_then(|q| {
-            q.split('&')
-                .filter_map(|p| p.split_once('='))
-                .find(|(k, _)| *k == "lang")
-                .and_then(|(_, v)| Lang::parse(v))
-        });
-        let lang = query_lang
-            .or_else(|| cookies.get(LANG_COOKIE).and_then(|v| Lang::parse(v)))
-            .unwrap_or_else(|| {
-                Lang::from_accept(
-                    parts
-                        .headers
-                        .get(header::ACCEPT_LANGUAGE)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default(),
-                )
-            });
+        let (lang, query_lang) = lang_of(parts, &cookies);
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
             .await
             .map_err(|_| bare_page(StatusCode::NOT_FOUND, lang, "err_tenant_not_found"))?;
@@ -247,6 +329,9 @@ impl PageCtx {
         ctx.insert("tenant_name".into(), json!(self.tenant.name));
         ctx.insert("csrf".into(), json!(self.csrf));
         ctx.insert("errors".into(), json!(errors));
+        let branding = &self.tenant.settings.branding;
+        ctx.insert("themed".into(), json!(branding.accent.is_some()));
+        ctx.insert("logo".into(), json!(branding.logo));
         if let Value::Object(extra) = extra {
             ctx.extend(extra);
         }
@@ -261,6 +346,50 @@ impl PageCtx {
             }
         };
         self.with_cookies(response)
+    }
+
+    /// The signed-in pages' menu: the consoles appear to those who may use
+    /// them (a root account or an admin manages a tree; support staff
+    /// review appeals).
+    pub(crate) async fn nav(&self, auth: &Authenticated, current: &str) -> Vec<Value> {
+        let manages = match auth.account.position {
+            Position::Root(_) => true,
+            Position::Sub(role) => role == Role::Admin,
+        };
+        let support = matches!(
+            self.app.store.staff_role(auth.account.id).await,
+            Ok(Some(role)) if role == "support"
+        );
+        [
+            ("home", "nav_home", true),
+            ("settings", "nav_settings", true),
+            ("admin", "nav_admin", manages),
+            ("support", "nav_support", support),
+        ]
+        .into_iter()
+        .filter(|(_, _, shown)| *shown)
+        .map(|(page, key, _)| {
+            json!({
+                "href": format!("/t/{}/{page}", self.tenant.slug),
+                "text": self.text(key),
+                "current": page == current,
+            })
+        })
+        .collect()
+    }
+
+    /// A fresh built-in CAPTCHA for a form, when the tenant uses one:
+    /// `captcha_id` and `captcha_image` for the template.
+    pub(crate) async fn captcha(&self) -> Value {
+        let captcha = if self.tenant.settings.captcha == CaptchaMode::Builtin {
+            self.app.new_captcha(&self.tenant, &self.client).await.ok()
+        } else {
+            None
+        };
+        json!({
+            "captcha_id": captcha.as_ref().map(|c| c.id.clone()),
+            "captcha_image": captcha.map(|c| c.image),
+        })
     }
 
     /// A 303 to `to` (a path of this site).
@@ -307,6 +436,11 @@ mod tests {
             "password.html",
             "message.html",
             "home.html",
+            "remind.html",
+            "appeal.html",
+            "appeal_code.html",
+            "appeal_status.html",
+            "settings.html",
         ] {
             let t = env
                 .get_template(name)
@@ -314,7 +448,8 @@ mod tests {
             let html = t
                 .render(
                     json!({"lang": "en", "m": messages(Lang::En), "tenant": "acme",
-                    "tenant_name": "<b>Acme</b>", "errors": ["<script>"], "identifier": "\"><x>"}),
+                    "tenant_name": "<b>Acme</b>", "errors": ["<script>"], "identifier": "\"><x>",
+                    "f": {"identifier": "\"><x>"}}),
                 )
                 .unwrap_or_else(|e| unreachable!("{name}: {e}"));
             assert!(

@@ -8,11 +8,10 @@ use axum::Form;
 use regain_app::recovery::{Evidence, Next};
 use regain_domain::policy::PasswordPolicy;
 use regain_domain::recovery::Method;
-use regain_domain::tenant::CaptchaMode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::PageCtx;
+use super::{status_of, PageCtx};
 
 const FLOW_COOKIE: &str = "regain_flow";
 const RESET_COOKIE: &str = "regain_reset";
@@ -80,30 +79,10 @@ pub(crate) fn requirements(p: &PageCtx, policy: &PasswordPolicy) -> Vec<Value> {
     out
 }
 
-fn status_of(errors: &[String]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
-}
-
 async fn start_page(p: &PageCtx, identifier: &str, errors: Vec<String>) -> Response {
-    let captcha = if p.tenant.settings.captcha == CaptchaMode::Builtin {
-        p.app.new_captcha(&p.tenant, &p.client).await.ok()
-    } else {
-        None
-    };
-    p.page(
-        status_of(&errors),
-        "forgot.html",
-        json!({
-            "identifier": identifier,
-            "captcha_id": captcha.as_ref().map(|c| c.id.clone()),
-            "captcha_image": captcha.map(|c| c.image),
-        }),
-        errors,
-    )
+    let mut extra = p.captcha().await;
+    extra["identifier"] = json!(identifier);
+    p.page(status_of(&errors), "forgot.html", extra, errors)
 }
 
 pub(crate) async fn start_form(p: PageCtx) -> Response {
