@@ -90,7 +90,11 @@ async fn pages_work_in_a_real_browser() {
         ],
         "",
     );
-    for (name, email) in [("u1", "u1@acme.example"), ("ap1", "ap1@acme.example")] {
+    for (name, email) in [
+        ("u1", "u1@acme.example"),
+        ("ap1", "ap1@acme.example"),
+        ("adm1", "adm1@acme.example"),
+    ] {
         run(
             &[
                 "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member",
@@ -99,7 +103,7 @@ async fn pages_work_in_a_real_browser() {
             "Old-pass-word-1\n",
         );
     }
-    for name in ["temp", "q1", "s1", "s2"] {
+    for name in ["temp", "q1", "s1", "s2", "sup"] {
         run(
             &[
                 "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member",
@@ -113,6 +117,12 @@ async fn pages_work_in_a_real_browser() {
         "Interim-pass-4242\n",
     );
 
+    run(
+        &[
+            "account", "staff", "--tenant", "acme", "acme/sup", "--role", "support",
+        ],
+        "",
+    );
     // The tenant's look: an accent colour and a 1×1 PNG logo.
     let settings = run(&["tenant", "settings", "acme"], "");
     let mut settings: serde_json::Value = serde_json::from_slice(&settings.stdout).unwrap();

@@ -199,6 +199,11 @@ async function waitForMessage(to, text) {
   throw new Error(`expected: a message to ${to} saying ${text}`);
 }
 
+async function alertText(page) {
+  const alert = page.locator("[role=alert]");
+  return (await alert.count()) ? alert.textContent() : "no error shown";
+}
+
 async function logIn(context, who, password) {
   const page = await context.newPage();
   await page.goto(`${base}/t/acme/login`);
@@ -314,6 +319,110 @@ async function settingsJourney(browser) {
   await context.close();
 }
 
+// The admin console: filter, a sub-tree policy, a sub-account created with
+// a temporary password shown once (the policy shows on its forced change),
+// resets by temporary password and by link, disabling, the audit log.
+async function adminJourney(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await logIn(context, "acme", "Root-pass-word-1");
+  await page.click(`a[href="/t/acme/admin"]`);
+  expect((await page.locator("#accounts tbody tr").count()) > 5, "the console lists the sub-accounts");
+  await shot(page, "en-1280-admin");
+  await page.fill("#q", "adm1");
+  await page.click("form[role=search] button[type=submit]");
+  expect((await page.locator("#accounts tbody tr").count()) === 1, "the filter keeps one account");
+
+  // A department, its policy, and a new account inside it.
+  await page.goto(`${base}/t/acme/admin`);
+  await page.fill("#new_username", "dept");
+  await page.check("input[name=role][value=admin]");
+  await page.click("form[action$='/admin/create'] button[type=submit]");
+  expect((await page.locator("#done").textContent()).includes("acme/dept"), `the department was created: ${await alertText(page)}`);
+  await page.click("#accounts tr[data-account='acme/dept'] a.open");
+  expect((await page.locator("#under_name").textContent()) === "acme/dept", "the console opened the department");
+  await page.click("#policy_link");
+  await page.fill("#p_min_length", "16");
+  await page.fill("#p_weak_keywords", "acme\nharbor");
+  await page.click("button[type=submit]");
+  expect((await page.locator("#done").count()) === 1, `the policy was saved: ${await alertText(page)}`);
+  const row = await page.locator("#policy tr", { hasText: "Minimum length" }).textContent();
+  expect(row.includes("16") && row.includes("here"), `the policy in force shows the new minimum, set here: ${row}`);
+  await shot(page, "en-1280-admin-policy");
+  await page.fill("#p_min_length", "2000");
+  await page.click("button[type=submit]");
+  expect((await page.locator("[role=alert]").count()) === 1, "an impossible policy is refused");
+  await page.click(`a[href^="/t/acme/admin?under="]`);
+  await page.fill("#new_username", "newbie");
+  await page.fill("#new_email", "newbie@acme.example");
+  await page.click("form[action$='/admin/create'] button[type=submit]");
+  const secret = (await page.locator("#secret").textContent()).trim();
+  expect(secret.length >= 16, "the generated temporary password is shown once");
+  await shot(page, "en-1280-admin-created");
+  await page.reload();
+  expect((await page.locator("#secret").count()) === 0, "and not again");
+  const first = await browser.newContext();
+  const newbie = await first.newPage();
+  await newbie.goto(`${base}/t/acme/login`);
+  await newbie.fill("#identifier", "acme/dept/newbie");
+  await newbie.fill("#password", secret);
+  await newbie.click("button[type=submit]");
+  expect(newbie.url().endsWith("/t/acme/password"), "the new account must change its password");
+  const rules = await newbie.locator(".checklist").textContent();
+  expect(rules.includes("16"), `the sub-tree's policy is the one shown: ${rules}`);
+  await first.close();
+
+  await page.goto(`${base}/t/acme/admin`);
+  const adm1 = page.locator("#accounts tr[data-account='acme/adm1']");
+  await adm1.locator("form:has(input[value=link]) button").click();
+  expect((await page.locator("#done").textContent()).includes("a***"), "the link went to the masked contact");
+  await waitForMessage("adm1@acme.example", "/t/acme/reset#");
+  await page.locator("#accounts tr[data-account='acme/adm1'] form:has(input[value=temporary]) button").click();
+  expect((await page.locator("#secret").count()) === 1, "a temporary password is shown");
+  await page.locator("#accounts tr[data-account='acme/adm1'] form[action$='/admin/disable'] button").click();
+  expect((await page.locator("#accounts tr[data-account='acme/adm1']").textContent()).includes("disabled"), "the account is disabled");
+
+  await page.goto(`${base}/t/acme/admin/audit?action=password.admin_reset`);
+  const events = await page.locator("#audit tbody tr").count();
+  expect(events >= 3, `the audit log shows the resets, found ${events}`);
+  await shot(page, "en-1280-admin-audit");
+  await context.close();
+}
+
+// The support console: the appeal filed earlier is claimed and approved;
+// the person's status page says so, and the link in the message sets a
+// new password for the account.
+async function supportJourney(browser, appeal) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await logIn(context, "acme/sup", "Old-pass-word-1");
+  await page.click(`a[href="/t/acme/support"]`);
+  const card = page.locator("article.appeal", { hasText: "acme/ap1" });
+  expect((await card.count()) === 1, "the appeal is in the queue");
+  expect((await card.textContent()).includes("Invoice 2026-0117"), "with its evidence");
+  await shot(page, "en-1280-support");
+  await card.locator("button[value=claim]").click();
+  expect((await page.locator("#done").count()) === 1, "claimed");
+  await page.goto(`${base}/t/acme/support?state=claimed`);
+  const claimed = page.locator("article.appeal", { hasText: "acme/ap1" });
+  await claimed.locator("button[value=approve]").click();
+  expect((await page.locator("#done").textContent()).includes("Approved"), "approved");
+  await context.close();
+
+  await appeal.page.reload();
+  expect((await appeal.page.getAttribute("#appeal_state", "data-state")) === "approved", "the person sees the approval");
+  const mail = await waitForMessage("ap1-new@acme.example", "/t/acme/reset#");
+  const link = mail.body.match(/https?:\/\/\S+?(\/t\/acme\/reset#flow=[\w-]+&token=[\w-]+)/);
+  expect(link, "the approval's reset link");
+  await appeal.page.goto(`${base}${link[1]}`);
+  await appeal.page.waitForURL(/\/forgot\/password$/);
+  await appeal.page.fill("#new_password", NEW_PASSWORD);
+  await appeal.page.fill("#confirm_password", NEW_PASSWORD);
+  await appeal.page.click("button[type=submit]");
+  expect(appeal.page.url().endsWith("/forgot/done"), "the appeal's reset is done");
+  const after = await browser.newContext();
+  await logIn(after, "ap1-new@acme.example", NEW_PASSWORD);
+  await after.close();
+}
+
 // An administrator's temporary password must be changed at the next log on.
 async function forcedChange(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -372,6 +481,26 @@ async function accessibility(browser) {
   await page.click("button[type=submit]");
   await page.goto(`${base}/t/acme/settings`);
   await check("settings");
+  for (const [who, password, urls] of [
+    ["acme", "Root-pass-word-1", ["/t/acme/admin", "/t/acme/admin/audit"]],
+    ["acme/sup", "Old-pass-word-1", ["/t/acme/support", "/t/acme/support?state=approved"]],
+  ]) {
+    await page.context().clearCookies();
+    await page.goto(`${base}/t/acme/login`);
+    await page.fill("#identifier", who);
+    await page.fill("#password", password);
+    await page.click("button[type=submit]");
+    for (const url of urls) {
+      await page.goto(`${base}${url}`);
+      await check(url);
+    }
+    if (who === "acme") {
+      await page.goto(`${base}/t/acme/admin`);
+      await page.click("#accounts tr[data-account='acme/dept'] a.open");
+      await page.click("#policy_link");
+      await check("admin: policy");
+    }
+  }
   await context.close();
 }
 
@@ -408,10 +537,12 @@ try {
   await frontAndBranding(browser);
   await usernameJourney(browser);
   await settingsJourney(browser);
+  await adminJourney(browser);
   const appeal = await appealJourney(browser);
+  await supportJourney(browser, appeal);
   await appeal.context.close();
-  await csrf(browser);
   await accessibility(browser);
+  await csrf(browser);
 } catch (e) {
   failed = e;
 } finally {

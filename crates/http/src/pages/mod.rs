@@ -1,8 +1,8 @@
 //! The hosted pages under `/t/{tenant}/…`: log on, the forced password
 //! change, the forgot-password wizard (codes and security questions),
-//! forgot username, the manual appeal and its status, and the account's
-//! settings, in English and Simplified Chinese, with the tenant's accent
-//! colour and logo. They call the same use cases as the JSON API; forms post and
+//! forgot username, the manual appeal and its status, the account's
+//! settings, the admin console and the support console, in English and
+//! Simplified Chinese, with the tenant's accent colour and logo. They call the same use cases as the JSON API; forms post and
 //! re-render without JavaScript, which only enhances (`static/regain.js`).
 //!
 //! Security: a CSRF token (a cookie compared with a hidden field) on every
@@ -11,12 +11,14 @@
 //! 'none'` and no referrer. No flow id, code or token ever travels in a URL:
 //! the wizard keeps its flow id and reset token in HttpOnly cookies.
 
+mod admin;
 mod appeal;
 mod catalog;
 mod login;
 mod remind;
 mod render;
 mod settings;
+mod support;
 mod wizard;
 
 use axum::http::{header, HeaderValue};
@@ -48,6 +50,18 @@ pub(crate) fn router() -> Router<App> {
             get(appeal::confirm_form).post(appeal::confirm_submit),
         )
         .route("/t/{tenant}/appeal/status", get(appeal::status))
+        .route("/t/{tenant}/admin", get(admin::show))
+        .route("/t/{tenant}/admin/create", post(admin::create))
+        .route("/t/{tenant}/admin/reset", post(admin::reset))
+        .route("/t/{tenant}/admin/disable", post(admin::disable))
+        .route("/t/{tenant}/admin/reauth", post(admin::reauth))
+        .route("/t/{tenant}/admin/approvals", post(admin::decide))
+        .route(
+            "/t/{tenant}/admin/policy",
+            get(admin::policy).post(admin::policy_submit),
+        )
+        .route("/t/{tenant}/admin/audit", get(admin::audit))
+        .route("/t/{tenant}/support", get(support::show).post(support::act))
         .route("/t/{tenant}/settings", get(settings::show))
         .route("/t/{tenant}/settings/questions", post(settings::questions))
         .route("/t/{tenant}/settings/contacts", post(settings::add_contact))

@@ -56,6 +56,16 @@ fn templates() -> &'static Environment<'static> {
                 "settings.html",
                 include_str!("../../templates/settings.html"),
             ),
+            ("admin.html", include_str!("../../templates/admin.html")),
+            ("support.html", include_str!("../../templates/support.html")),
+            (
+                "admin_policy.html",
+                include_str!("../../templates/admin_policy.html"),
+            ),
+            (
+                "admin_audit.html",
+                include_str!("../../templates/admin_audit.html"),
+            ),
         ] {
             // Every template is rendered by a unit test, so a broken one
             // fails the build's tests, not a visitor.
@@ -405,6 +415,22 @@ impl PageCtx {
         self.with_cookies(response)
     }
 
+    /// A page that shows only an error (a console asked for an account
+    /// the visitor may not see, for instance).
+    pub(crate) fn notice_error(&self, e: &AppError) -> Response {
+        let status = match e {
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        self.page(
+            status,
+            "message.html",
+            json!({"heading": self.text("error_heading"), "text": ""}),
+            self.errors_of(e),
+        )
+    }
+
     /// A page that says one thing, with a link on.
     pub(crate) fn notice(&self, heading: &str, text: &str, link: Option<(&str, &str)>) -> Response {
         self.page(
@@ -441,6 +467,10 @@ mod tests {
             "appeal_code.html",
             "appeal_status.html",
             "settings.html",
+            "admin.html",
+            "admin_policy.html",
+            "admin_audit.html",
+            "support.html",
         ] {
             let t = env
                 .get_template(name)

@@ -51,13 +51,18 @@ impl Lang {
     }
 }
 
+mod consoles;
 mod errors;
 mod self_service;
 mod wizard;
 
 /// Every part of the catalog.
-const PARTS: [&[(&str, &str, &str)]; 3] =
-    [wizard::MESSAGES, self_service::MESSAGES, errors::MESSAGES];
+const PARTS: [&[(&str, &str, &str)]; 4] = [
+    wizard::MESSAGES,
+    self_service::MESSAGES,
+    consoles::MESSAGES,
+    errors::MESSAGES,
+];
 
 fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
     PARTS.iter().flat_map(|part| part.iter())
