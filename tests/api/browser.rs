@@ -22,10 +22,26 @@ async fn pages_work_in_a_real_browser() {
     );
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // The OpenID Connect provider sends the browser back to the public URL,
+    // so the server listens on a port known in advance.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let public_url = format!("http://{listen}");
     let env = [
         ("REGAIN_DATA_DIR", data.to_str().unwrap()),
-        ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ("REGAIN_LISTEN", listen.as_str()),
+        ("REGAIN_PUBLIC_URL", public_url.as_str()),
     ];
+    let oidc = crate::peers::OidcPeer::start().await;
+    oidc.set(
+        "110101199003077777",
+        "individual",
+        crate::peers::OidcMode::Honest,
+    );
     let run = |args: &[&str], stdin: &str| {
         let out = regain(dir.path(), &env, args, stdin);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -40,6 +56,8 @@ async fn pages_work_in_a_real_browser() {
             "acme",
             "--kind",
             "enterprise",
+            "--email",
+            "owner@acme.example",
             "acme",
         ],
         "Root-pass-word-1\n",
@@ -103,7 +121,35 @@ async fn pages_work_in_a_real_browser() {
             "Old-pass-word-1\n",
         );
     }
-    for name in ["temp", "q1", "s1", "s2", "sup"] {
+    // An individual with a verified identity (recovers through the external
+    // account) and an employee whose administrator approves.
+    run(
+        &[
+            "account",
+            "create",
+            "--tenant",
+            "acme",
+            "--kind",
+            "individual",
+            "indy",
+        ],
+        "Old-pass-word-1\n",
+    );
+    run(
+        &[
+            "account",
+            "identity",
+            "--tenant",
+            "acme",
+            "indy",
+            "--verified-name",
+            "Indy Jones",
+            "--document",
+            "110101199003077777",
+        ],
+        "",
+    );
+    for name in ["temp", "q1", "s1", "s2", "sup", "b1"] {
         run(
             &[
                 "account", "create", "--tenant", "acme", "--parent", "acme", "--role", "member",
@@ -126,6 +172,10 @@ async fn pages_work_in_a_real_browser() {
     // The tenant's look: an accent colour and a 1×1 PNG logo.
     let settings = run(&["tenant", "settings", "acme"], "");
     let mut settings: serde_json::Value = serde_json::from_slice(&settings.stdout).unwrap();
+    settings["oidc"] = serde_json::json!({
+        "name": "PeerID", "issuer": oidc.issuer, "client_id": oidc.client_id,
+        "client_secret": oidc.client_secret,
+    });
     settings["branding"] = serde_json::json!({
         "accent": "#7a2e8a",
         "logo": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",

@@ -423,6 +423,70 @@ async function supportJourney(browser, appeal) {
   await after.close();
 }
 
+// Picks the offered method whose label says `text`.
+async function chooseMethod(page, text) {
+  const choice = page.locator("label.choice", { hasText: text });
+  expect((await choice.count()) >= 1, `the method "${text}" is offered`);
+  await choice.first().locator("input").check();
+  await page.click("form[action$='/forgot/method'] button[type=submit]");
+}
+
+async function setNewPassword(page, what) {
+  await page.waitForURL(/\/forgot\/password$/);
+  await page.fill("#new_password", NEW_PASSWORD);
+  await page.fill("#confirm_password", NEW_PASSWORD);
+  await page.click("button[type=submit]");
+  expect(page.url().endsWith("/forgot/done"), `${what}: done`);
+}
+
+// An employee asks the administrator; the waiting page looks again by
+// itself and goes on once the administrator approves in the console.
+async function approvalJourney(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/forgot`);
+  await page.fill("#identifier", "acme/b1");
+  await page.click("button[type=submit]");
+  await chooseMethod(page, "Ask your administrator");
+  expect(page.url().endsWith("/forgot/wait"), "the waiting step");
+  expect((await page.locator("#wait_hint").textContent()).includes("***"), "the administrator's name is masked");
+  await shot(page, "en-1280-wait-approval");
+  const admin = await browser.newContext();
+  const console = await logIn(admin, "acme", "Root-pass-word-1");
+  await console.goto(`${base}/t/acme/admin`);
+  const request = console.locator("#approvals tr[data-account='acme/b1']");
+  expect((await request.count()) === 1, "the request waits in the console");
+  await request.locator("button[value=approve]").click();
+  expect((await console.locator("#done").textContent()).includes("Approved"), "approved in the console");
+  await admin.close();
+  await setNewPassword(page, "admin approval");
+  await context.close();
+}
+
+// An individual signs in at the external identity provider, whose verified
+// identity matches the account's record; the provider sends the browser
+// back into the wizard. Then the same person links that account from the
+// settings.
+async function externalIdentityJourney(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/forgot`);
+  await page.fill("#identifier", "indy");
+  await page.click("button[type=submit]");
+  await chooseMethod(page, "Sign in with your verified account");
+  expect(page.url().endsWith("/forgot/wait"), "the external step");
+  await shot(page, "en-1280-wait-external");
+  await page.click("#external");
+  await setNewPassword(page, "external identity");
+  const settings = await logIn(context, "indy", NEW_PASSWORD);
+  await settings.goto(`${base}/t/acme/settings`);
+  await settings.click("form[action$='/identities/link'] button[type=submit]");
+  await settings.click(".links a");
+  await settings.waitForURL(/\/settings\?done=identity_linked$/);
+  expect((await settings.locator("#identities").textContent()).includes("http://127.0.0.1"), "the linked provider is listed");
+  await context.close();
+}
+
 // An administrator's temporary password must be changed at the next log on.
 async function forcedChange(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -538,6 +602,8 @@ try {
   await usernameJourney(browser);
   await settingsJourney(browser);
   await adminJourney(browser);
+  await approvalJourney(browser);
+  await externalIdentityJourney(browser);
   const appeal = await appealJourney(browser);
   await supportJourney(browser, appeal);
   await appeal.context.close();

@@ -72,6 +72,9 @@ pub struct Status {
     pub reason: Option<String>,
     /// Where to go for the external step (the provider's page).
     pub url: Option<String>,
+    /// The external step passed (an approval given, an identity matched):
+    /// `verify` will succeed, so a page polling the status can go on.
+    pub ready: bool,
 }
 
 /// The evidence a person gives to `verify`.
@@ -356,6 +359,7 @@ impl App {
             proven: r.flow.progress.proven.clone(),
             reason: r.flow.progress.reason.clone(),
             url: r.flow.progress.url.clone(),
+            ready: r.flow.progress.passed,
             state: r.flow.state_at(self.clock.now()),
             method: r.flow.method,
             methods: listed(&r.flow.offers),

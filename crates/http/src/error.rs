@@ -73,6 +73,13 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The HTTP status of the answer.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         let status = match &e {

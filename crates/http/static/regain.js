@@ -1,6 +1,6 @@
 // Regain's pages work without this file; it only enhances them: a live
-// password checklist, the resend countdown, a new CAPTCHA picture, and the
-// focus on the first error.
+// password checklist, the resend countdown, a new CAPTCHA picture, the
+// focus on the first error, and a waiting page that looks again by itself.
 (function () {
   "use strict";
   var errors = document.getElementById("errors");
@@ -60,6 +60,13 @@
     link.querySelector("input[name=token]").value = fragment.get("token") || "";
     history.replaceState(null, "", location.pathname);
     link.submit();
+  }
+
+  // Waiting for an administrator: look again every few seconds (a plain
+  // reload; the page goes on by itself once the answer came).
+  var poll = document.querySelector("[data-poll]");
+  if (poll) {
+    setTimeout(function () { location.reload(); }, (parseInt(poll.getAttribute("data-poll"), 10) || 5) * 1000);
   }
 
   var refresh = document.querySelector("[data-captcha-refresh]");

@@ -88,6 +88,16 @@ pub enum CallbackOutcome {
     Linked,
 }
 
+/// The outcome of a callback and the tenant it belongs to (the pages send
+/// the browser back into that tenant's wizard or settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// What happened.
+    pub outcome: CallbackOutcome,
+    /// The tenant's slug.
+    pub tenant: String,
+}
+
 fn rejected(message: &'static str) -> AppError {
     AppError::Invalid {
         code: "id_token_invalid",
@@ -477,12 +487,21 @@ impl App {
         code: Option<&str>,
         provider_error: Option<&str>,
         client: &Client,
-    ) -> Result<CallbackOutcome, AppError> {
+    ) -> Result<Callback, AppError> {
         let key = token_hash(state);
         let well_formed = !state.is_empty() && state.len() <= 256;
         if well_formed {
             if let Some(link) = self.store.take_link_request(&key).await? {
-                return self.finish_link(link, code, provider_error, client).await;
+                let tenant = self
+                    .store
+                    .tenant_by_id(link.tenant_id)
+                    .await?
+                    .ok_or_else(state_invalid)?;
+                let outcome = self.finish_link(link, code, provider_error, client).await?;
+                return Ok(Callback {
+                    outcome,
+                    tenant: tenant.slug,
+                });
             }
         }
         let check = if well_formed {
@@ -535,7 +554,7 @@ impl App {
                     .finish_external_check(&key, &r, &event, now)
                     .await?;
                 tracing::warn!(reason, "OpenID Connect answer refused");
-                Err::<CallbackOutcome, AppError>(error)
+                Err::<Callback, AppError>(error)
             }
         };
         let Some(provider) = tenant.settings.oidc.clone() else {
@@ -590,6 +609,9 @@ impl App {
                 regain_store::StoreError::Conflict(_) => state_invalid(),
                 other => other.into(),
             })?;
-        Ok(outcome)
+        Ok(Callback {
+            outcome,
+            tenant: tenant.slug.clone(),
+        })
     }
 }

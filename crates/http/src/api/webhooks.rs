@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use regain_app::App;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -87,6 +88,7 @@ pub(crate) struct CallbackView {
     params(CallbackQuery),
     responses(
         (status = 200, description = "The identity was compared", body = CallbackView),
+        (status = 303, description = "For a browser (`Accept: text/html`): on to the hosted wizard's waiting step, or to the settings after a link"),
         (status = 400, description = "oidc_state_invalid, oidc_provider_error, oidc_exchange_failed, identity_claims_missing, or id_token_invalid (signature, audience, nonce, issuer or expiry)", body = ErrorBody),
         (status = 409, description = "identity_mismatch (a link to someone else's external account)", body = ErrorBody),
         (status = 503, description = "provider_unavailable", body = ErrorBody),
@@ -94,16 +96,36 @@ pub(crate) struct CallbackView {
 async fn oidc_callback(
     State(app): State<App>,
     ClientInfo(client): ClientInfo,
+    headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
-) -> Result<axum::Json<CallbackView>, ApiError> {
-    let outcome = app
+) -> Response {
+    use regain_app::methods::oidc::CallbackOutcome;
+    let result = app
         .oidc_callback(&q.state, q.code.as_deref(), q.error.as_deref(), &client)
-        .await?;
-    Ok(axum::Json(CallbackView {
-        result: match outcome {
-            regain_app::methods::oidc::CallbackOutcome::Matched => "matched",
-            regain_app::methods::oidc::CallbackOutcome::Mismatched => "mismatched",
-            regain_app::methods::oidc::CallbackOutcome::Linked => "linked",
-        },
-    }))
+        .await;
+    // A browser comes back here from the provider: send it on to the
+    // hosted pages (the wizard's waiting step, or the settings); API
+    // clients get JSON.
+    let browser = header(&headers, "accept").is_some_and(|a| a.contains("text/html"));
+    match (result, browser) {
+        (Ok(done), true) => {
+            let to = match done.outcome {
+                CallbackOutcome::Linked => {
+                    format!("/t/{}/settings?done=identity_linked", done.tenant)
+                }
+                _ => format!("/t/{}/forgot/wait", done.tenant),
+            };
+            Redirect::to(&to).into_response()
+        }
+        (Ok(done), false) => axum::Json(CallbackView {
+            result: match done.outcome {
+                CallbackOutcome::Matched => "matched",
+                CallbackOutcome::Mismatched => "mismatched",
+                CallbackOutcome::Linked => "linked",
+            },
+        })
+        .into_response(),
+        (Err(e), true) => crate::pages::error_page(&headers, e),
+        (Err(e), false) => ApiError::from(e).into_response(),
+    }
 }

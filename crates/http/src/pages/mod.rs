@@ -27,7 +27,7 @@ use axum::Router;
 use regain_app::App;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub(crate) use render::{status_of, when, PageCtx};
+pub(crate) use render::{error_page, status_of, when, PageCtx};
 
 /// The pages' policy: scripts and styles from this origin only, pictures
 /// also as data URLs (the CAPTCHA), no framing, forms back to this origin.
@@ -74,6 +74,10 @@ pub(crate) fn router() -> Router<App> {
             post(settings::remove_contact),
         )
         .route(
+            "/t/{tenant}/settings/identities/link",
+            post(settings::link_identity),
+        )
+        .route(
             "/t/{tenant}/settings/sessions/others",
             post(settings::end_other_sessions),
         )
@@ -104,6 +108,10 @@ pub(crate) fn router() -> Router<App> {
         .route(
             "/t/{tenant}/forgot/password",
             get(wizard::password_form).post(wizard::password_submit),
+        )
+        .route(
+            "/t/{tenant}/forgot/wait",
+            get(wizard::wait_form).post(wizard::wait_submit),
         )
         .route("/t/{tenant}/forgot/done", get(wizard::done))
         .route(

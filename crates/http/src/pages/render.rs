@@ -57,6 +57,8 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../../templates/settings.html"),
             ),
             ("admin.html", include_str!("../../templates/admin.html")),
+            ("wait.html", include_str!("../../templates/wait.html")),
+            ("ended.html", include_str!("../../templates/ended.html")),
             ("support.html", include_str!("../../templates/support.html")),
             (
                 "admin_policy.html",
@@ -171,6 +173,35 @@ fn lang_of(parts: &Parts, cookies: &HashMap<String, String>) -> (Lang, Option<La
             )
         });
     (lang, query_lang)
+}
+
+/// An error page outside any tenant's pages (a provider sent the browser
+/// back with something Regain refuses), in the visitor's language.
+pub(crate) fn error_page(headers: &axum::http::HeaderMap, e: AppError) -> Response {
+    let lang = crate::extract::cookies(headers)
+        .find(|(k, _)| *k == LANG_COOKIE)
+        .and_then(|(_, v)| Lang::parse(v))
+        .unwrap_or_else(|| {
+            Lang::from_accept(
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default(),
+            )
+        });
+    let code = e.code();
+    let status = crate::error::ApiError::from(e).status();
+    let ctx = json!({
+        "lang": lang.tag(), "other_lang": if lang == Lang::Zh { "en" } else { "zh-CN" },
+        "m": messages(lang), "tenant_name": "Regain",
+        "heading": message(lang, "error_heading"), "text": "",
+        "errors": [message(lang, &format!("err_{code}"))],
+    });
+    let html = templates()
+        .get_template("message.html")
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_default();
+    (status, Html(html)).into_response()
 }
 
 /// The site's front page: it names no tenant (their list is private) and
@@ -471,6 +502,8 @@ mod tests {
             "admin_policy.html",
             "admin_audit.html",
             "support.html",
+            "wait.html",
+            "ended.html",
         ] {
             let t = env
                 .get_template(name)

@@ -18,7 +18,8 @@ use super::login::signed_in;
 use super::{status_of, when, PageCtx};
 
 /// What the last form did, for the line at the top (`?done=`).
-const DONE: [&str; 5] = [
+const DONE: [&str; 6] = [
+    "identity_linked",
     "questions_saved",
     "contact_added",
     "contact_confirmed",
@@ -89,6 +90,7 @@ async fn settings_page(
             "questions_needed": p.text("questions_needed").replace("{n}", &needed.to_string()),
             "contacts": contacts,
             "identities": identities,
+            "provider": p.tenant.settings.oidc.as_ref().map(|o| o.name.clone()),
             "sessions": sessions,
         }),
         errors,
@@ -238,4 +240,32 @@ pub(crate) async fn end_other_sessions(
         .await
         .map(|_| ());
     finish(&p, &auth, r, "sessions_ended").await
+}
+
+/// Linking starts at the provider: a page with the link to it (a redirect
+/// after a form post to another site would break the pages' CSP), and the
+/// provider sends the browser back to the callback, then here.
+pub(crate) async fn link_identity(p: PageCtx, Form(f): Form<HashMap<String, String>>) -> Response {
+    let auth = match checked(&p, &f).await {
+        Ok(a) => a,
+        Err(to) => return to,
+    };
+    match p
+        .app
+        .start_identity_link(&p.tenant, &Actor::Account(&auth), auth.account.id)
+        .await
+    {
+        Ok(url) => p.page(
+            axum::http::StatusCode::OK,
+            "message.html",
+            json!({
+                "heading": p.text("identities_title"),
+                "text": p.text("identity_link_text"),
+                "link": url,
+                "link_text": p.text("identity_link_go"),
+            }),
+            Vec::new(),
+        ),
+        Err(e) => settings_page(&p, &auth, None, p.errors_of(&e)).await,
+    }
 }

@@ -50,15 +50,6 @@ fn path(p: &PageCtx, step: &str) -> String {
     }
 }
 
-/// The methods the pages handle: a code to a contact the person reads,
-/// and security questions.
-fn on_the_page(m: Method) -> bool {
-    matches!(
-        m,
-        Method::EmailCode | Method::SmsCode | Method::EmergencyContact | Method::SecurityQuestions
-    )
-}
-
 /// The requirements of `policy` as checklist items the script can test
 /// (`rule`, `n`) and the person can read.
 pub(crate) fn requirements(p: &PageCtx, policy: &PasswordPolicy) -> Vec<Value> {
@@ -145,14 +136,12 @@ async fn method_page(p: &PageCtx, flow: &str, errors: Vec<String>) -> Response {
     let offers: Vec<Value> = status
         .methods
         .iter()
-        .filter(|(m, _)| on_the_page(*m))
         .map(|(m, hint)| json!({"label": p.text(&format!("method_{}", m.as_str())), "hint": hint}))
         .collect();
-    let others = status.methods.iter().any(|(m, _)| !on_the_page(*m));
     p.page(
         status_of(&errors),
         "method.html",
-        json!({"offers": offers, "others": others}),
+        json!({"offers": offers}),
         errors,
     )
 }
@@ -173,11 +162,7 @@ pub(crate) async fn method_submit(p: PageCtx, Form(f): Form<WizardForm>) -> Resp
         return method_page(&p, &flow, errors).await;
     }
     let offers: Vec<(Method, String)> = match p.app.recovery_status(&p.tenant, &flow).await {
-        Ok(s) => s
-            .methods
-            .into_iter()
-            .filter(|(m, _)| on_the_page(*m))
-            .collect(),
+        Ok(s) => s.methods,
         Err(e) => return start_page(&p, "", p.errors_of(&e)).await,
     };
     let Some((method, hint)) = f
@@ -194,6 +179,7 @@ pub(crate) async fn method_submit(p: PageCtx, Form(f): Form<WizardForm>) -> Resp
         .await
     {
         Ok(_) if method == Method::SecurityQuestions => p.redirect(&path(&p, "answers")),
+        Ok(_) if method.has_external_step() => p.redirect(&path(&p, "wait")),
         Ok(_) => p.redirect(&path(&p, "code")),
         Err(e) if ends_flow(&e) => start_page(&p, "", p.errors_of(&e)).await,
         Err(e) => {
@@ -333,6 +319,101 @@ pub(crate) async fn answers_submit(
                 errors[0] = p.text("err_answers_invalid").to_string();
             }
             answers_page(&p, &flow, errors).await
+        }
+    }
+}
+
+/// The step that waits for someone else: an administrator's approval, or
+/// the person's own visit to the identity service (face check) or to the
+/// external account (OpenID Connect), which the page links to.
+async fn wait_page(p: &PageCtx, flow: &str, still: bool, errors: Vec<String>) -> Response {
+    let status = match p.app.recovery_status(&p.tenant, flow).await {
+        Ok(s) => s,
+        Err(e) => return start_page(p, "", p.errors_of(&e)).await,
+    };
+    if status.state == regain_domain::recovery::FlowState::Failed {
+        return ended(p, status.reason.as_deref());
+    }
+    let Some(method) = status.method else {
+        return p.redirect(&path(p, "method"));
+    };
+    let hint = status
+        .methods
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map(|(_, h)| h.clone())
+        .unwrap_or_default();
+    p.page(
+        status_of(&errors),
+        "wait.html",
+        json!({
+            "method": method.as_str(),
+            "intro": p.text(&format!("wait_{}", method.as_str())),
+            "hint": hint,
+            "url": status.url,
+            "still": still,
+            "poll": method == Method::AdminApproval,
+        }),
+        errors,
+    )
+}
+
+/// The flow ended without a reset: say why (an administrator's or the
+/// check's reason), and offer the appeal.
+fn ended(p: &PageCtx, reason: Option<&str>) -> Response {
+    p.page(
+        StatusCode::OK,
+        "ended.html",
+        json!({ "reason": reason }),
+        Vec::new(),
+    )
+}
+
+/// The waiting step; once the answer came (the status is free to read,
+/// unlike `verify`, which counts against the address's budget), it goes on
+/// by itself: the script reloads this page every few seconds.
+pub(crate) async fn wait_form(p: PageCtx) -> Response {
+    let Some(flow) = flow_of(&p) else {
+        return p.redirect(&path(&p, ""));
+    };
+    match p.app.recovery_status(&p.tenant, &flow).await {
+        Ok(s) if s.ready => go_on(p, &flow).await,
+        _ => wait_page(&p, &flow, false, Vec::new()).await,
+    }
+}
+
+/// "Continue": asks whether the answer came.
+pub(crate) async fn wait_submit(p: PageCtx, Form(f): Form<WizardForm>) -> Response {
+    let Some(flow) = flow_of(&p) else {
+        return p.redirect(&path(&p, ""));
+    };
+    if !p.csrf_ok(&f.csrf) {
+        let errors = p.csrf_error();
+        return wait_page(&p, &flow, false, errors).await;
+    }
+    go_on(p, &flow).await
+}
+
+/// `verify` after an external step: on to the password, or still waiting.
+async fn go_on(mut p: PageCtx, flow: &str) -> Response {
+    let flow = flow.to_string();
+    let evidence = Evidence {
+        code: None,
+        answers: None,
+    };
+    match p
+        .app
+        .verify_recovery(&p.tenant, &flow, evidence, &p.client)
+        .await
+    {
+        Ok(v) => verified(&mut p, v),
+        Err(e) if e.code() == "verification_pending" => {
+            wait_page(&p, &flow, true, Vec::new()).await
+        }
+        Err(e) if ends_flow(&e) => wait_page(&p, &flow, false, p.errors_of(&e)).await,
+        Err(e) => {
+            let errors = p.errors_of(&e);
+            wait_page(&p, &flow, false, errors).await
         }
     }
 }
