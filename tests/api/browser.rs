@@ -8,13 +8,21 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::cli::{regain, spawn_server, text};
+use crate::helpers::Backend;
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_work_in_a_real_browser() {
+backend_tests! {
+    async fn pages_work_in_a_real_browser(backend: Backend) {
+        journeys(backend).await
+    }
+}
+
+/// Sets up a tenant through the command line, serves it, and runs the
+/// journeys; the screenshots of the SQLite run are the ones to look at.
+async fn journeys(backend: Backend) {
     let browser_dir = repo("tests/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").exists(),
@@ -31,8 +39,10 @@ async fn pages_work_in_a_real_browser() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let public_url = format!("http://{listen}");
+    let database_url = backend.fresh_url(dir.path()).await;
     let env = [
         ("REGAIN_DATA_DIR", data.to_str().unwrap()),
+        ("REGAIN_DATABASE_URL", database_url.as_str()),
         ("REGAIN_LISTEN", listen.as_str()),
         ("REGAIN_PUBLIC_URL", public_url.as_str()),
     ];
@@ -48,6 +58,8 @@ async fn pages_work_in_a_real_browser() {
         out
     };
     run(&["tenant", "create", "acme", "--captcha", "off"], "");
+    // A tenant with the built-in image CAPTCHA.
+    run(&["tenant", "create", "shop"], "");
     run(
         &[
             "account",
@@ -194,7 +206,10 @@ async fn pages_work_in_a_real_browser() {
     );
 
     let (mut server, addr) = spawn_server(dir.path(), &env, &dir.path().join("serve.log"));
-    let shots = repo("target/browser-screenshots");
+    let shots = repo(match backend {
+        Backend::Sqlite => "target/browser-screenshots",
+        Backend::Postgres(_) => "target/browser-screenshots-postgres",
+    });
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")

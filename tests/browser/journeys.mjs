@@ -487,6 +487,35 @@ async function externalIdentityJourney(browser) {
   await context.close();
 }
 
+// The built-in CAPTCHA: a picture with a refresh button (shown by the
+// script), a wrong answer refused with a new picture; without JavaScript
+// the button stays hidden and the form still works.
+async function captchaJourney(browser) {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/shop/forgot`);
+  const first = await page.getAttribute("#captcha_image", "src");
+  expect(first.startsWith("data:image/"), "a CAPTCHA picture");
+  const id = await page.inputValue("#captcha_id");
+  await shot(page, "en-360-captcha");
+  const refresh = page.locator("[data-captcha-refresh]");
+  expect(await refresh.isVisible(), "the refresh button is shown with JavaScript");
+  await refresh.click();
+  await page.waitForFunction((old) => document.getElementById("captcha_id").value !== old, id);
+  expect((await page.getAttribute("#captcha_image", "src")) !== first, "a new picture");
+  await page.fill("#identifier", "someone");
+  await page.fill("#captcha_answer", "wrong");
+  await page.click("button[type=submit]");
+  expect((await page.locator("[role=alert]").textContent()).includes("do not match the picture"), "a wrong answer is refused");
+  expect((await page.inputValue("#captcha_id")) !== id, "with a new picture");
+  await context.close();
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const nojs = await plain.newPage();
+  await nojs.goto(`${base}/t/shop/forgot`);
+  expect(!(await nojs.locator("[data-captcha-refresh]").isVisible()), "no refresh button without JavaScript");
+  await plain.close();
+}
+
 // An administrator's temporary password must be changed at the next log on.
 async function forcedChange(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -599,6 +628,7 @@ try {
   await resetLinkJourney(browser);
   await forcedChange(browser);
   await frontAndBranding(browser);
+  await captchaJourney(browser);
   await usernameJourney(browser);
   await settingsJourney(browser);
   await adminJourney(browser);
