@@ -52,6 +52,8 @@ async fn journeys(backend: Backend) {
         "individual",
         crate::peers::OidcMode::Honest,
     );
+    let kyc = crate::peers::KycPeer::start().await;
+    kyc.set_document("110101199004088888");
     let run = |args: &[&str], stdin: &str| {
         let out = regain(dir.path(), &env, args, stdin);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -161,6 +163,32 @@ async fn journeys(backend: Backend) {
         ],
         "",
     );
+    run(
+        &[
+            "account",
+            "create",
+            "--tenant",
+            "acme",
+            "--kind",
+            "individual",
+            "facey",
+        ],
+        "Old-pass-word-1\n",
+    );
+    run(
+        &[
+            "account",
+            "identity",
+            "--tenant",
+            "acme",
+            "facey",
+            "--verified-name",
+            "Fay Chen",
+            "--document",
+            "110101199004088888",
+        ],
+        "",
+    );
     for name in ["temp", "q1", "s1", "s2", "sup", "b1"] {
         run(
             &[
@@ -187,6 +215,10 @@ async fn journeys(backend: Backend) {
     settings["oidc"] = serde_json::json!({
         "name": "PeerID", "issuer": oidc.issuer, "client_id": oidc.client_id,
         "client_secret": oidc.client_secret,
+    });
+    settings["kyc"] = serde_json::json!({
+        "name": "facecheck", "session_url": kyc.session_url, "api_key": kyc.api_key,
+        "webhook_secret": kyc.webhook_secret,
     });
     settings["branding"] = serde_json::json!({
         "accent": "#7a2e8a",

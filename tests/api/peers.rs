@@ -309,7 +309,9 @@ pub async fn captcha_provider() -> String {
 
 /// A KYC/liveness provider: creates sessions for Regain (checking its API
 /// key) and, when the test says so, posts a signed result to Regain's
-/// webhook as the real provider would.
+/// webhook as the real provider would. Its session page (`/verify/{id}`)
+/// stands for the person passing the check in a browser: it posts a
+/// `pass` for the document set with [`KycPeer::set_document`].
 pub struct KycPeer {
     /// Where Regain creates sessions.
     pub session_url: String,
@@ -319,47 +321,102 @@ pub struct KycPeer {
     pub webhook_secret: String,
     /// The session requests received.
     pub sessions: Arc<Mutex<Vec<Value>>>,
+    /// The document a browser visit to the session page reports.
+    document: Arc<Mutex<String>>,
 }
 
 impl KycPeer {
     pub async fn start() -> KycPeer {
         let api_key = "kyc-api-key-for-tests".to_string();
-        let sessions = Arc::new(Mutex::new(Vec::new()));
+        let webhook_secret = "kyc-webhook-secret-for-tests".to_string();
+        let sessions: Arc<Mutex<Vec<Value>>> = Arc::new(Mutex::new(Vec::new()));
+        let document = Arc::new(Mutex::new(String::new()));
         let (key, store) = (api_key.clone(), sessions.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let page = base.clone();
-        let app = Router::new().route(
-            "/sessions",
-            post(move |headers: HeaderMap, Json(body): Json<Value>| {
-                let (key, store, page) = (key.clone(), store.clone(), page.clone());
+        let visit = {
+            let (store, document, secret) =
+                (sessions.clone(), document.clone(), webhook_secret.clone());
+            move |axum::extract::Path(id): axum::extract::Path<String>| {
+                let (store, document, secret) = (store.clone(), document.clone(), secret.clone());
                 async move {
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    if auth != format!("Bearer {key}") {
-                        return (StatusCode::UNAUTHORIZED, Json(json!({})));
-                    }
-                    let mut all = store.lock().unwrap();
-                    all.push(body);
-                    let id = format!("kyc-session-{}", all.len());
+                    let n: usize = id.trim_start_matches("kyc-session-").parse().unwrap_or(0);
+                    let callback = store
+                        .lock()
+                        .unwrap()
+                        .get(n.wrapping_sub(1))
+                        .map(|s| s["callback_url"].as_str().unwrap_or_default().to_string());
+                    let Some(callback) = callback else {
+                        return (StatusCode::NOT_FOUND, "no such session".to_string());
+                    };
+                    let body = json!({"session_id": id, "result": "pass",
+                        "document_number": document.lock().unwrap().clone()});
+                    let raw = serde_json::to_vec(&body).unwrap();
+                    // The provider's own clock signs the call.
+                    #[allow(clippy::disallowed_methods)]
+                    let ts = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs()
+                        .to_string();
+                    let signature = regain_delivery::senders::sign(secret.as_bytes(), &ts, &raw);
+                    let status = reqwest::Client::new()
+                        .post(&callback)
+                        .header("content-type", "application/json")
+                        .header("x-regain-timestamp", ts)
+                        .header("x-regain-signature", signature)
+                        .body(raw)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
                     (
-                        StatusCode::CREATED,
-                        Json(json!({"session_id": id, "url": format!("{page}/verify/{id}")})),
+                        StatusCode::OK,
+                        format!("check done ({status}); go back to the service"),
                     )
                 }
-            }),
-        );
+            }
+        };
+        let app = Router::new()
+            .route(
+                "/sessions",
+                post(move |headers: HeaderMap, Json(body): Json<Value>| {
+                    let (key, store, page) = (key.clone(), store.clone(), page.clone());
+                    async move {
+                        let auth = headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        if auth != format!("Bearer {key}") {
+                            return (StatusCode::UNAUTHORIZED, Json(json!({})));
+                        }
+                        let mut all = store.lock().unwrap();
+                        all.push(body);
+                        let id = format!("kyc-session-{}", all.len());
+                        (
+                            StatusCode::CREATED,
+                            Json(json!({"session_id": id, "url": format!("{page}/verify/{id}")})),
+                        )
+                    }
+                }),
+            )
+            .route("/verify/{id}", axum::routing::get(visit));
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
         KycPeer {
             session_url: format!("{base}/sessions"),
             api_key,
-            webhook_secret: "kyc-webhook-secret-for-tests".into(),
+            webhook_secret,
             sessions,
+            document,
         }
+    }
+
+    /// The document number the session page reports as checked.
+    pub fn set_document(&self, number: &str) {
+        *self.document.lock().unwrap() = number.into();
     }
 
     /// Posts `body` to `webhook` signed at `timestamp`, with `secret` (the

@@ -516,6 +516,27 @@ async function captchaJourney(browser) {
   await plain.close();
 }
 
+// The face check: the wizard links to the KYC provider's page; the
+// provider posts its signed result to Regain; back in the wizard, the
+// waiting step goes on to the new password.
+async function faceJourney(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/t/acme/forgot`);
+  await page.fill("#identifier", "facey");
+  await page.click("button[type=submit]");
+  await chooseMethod(page, "A face check");
+  expect(page.url().endsWith("/forgot/wait"), "the face step");
+  await page.click("form[action$='/forgot/wait'] button[type=submit]");
+  expect((await page.locator("#still").count()) === 1, "before the check, Continue says there is no answer yet");
+  await page.click("#external");
+  expect((await page.textContent("body")).includes("check done (204)"), "the provider's result was accepted");
+  // Back at the waiting step, it sees the answer came and goes on.
+  await page.goto(`${base}/t/acme/forgot/wait`);
+  await setNewPassword(page, "face check");
+  await context.close();
+}
+
 // An administrator's temporary password must be changed at the next log on.
 async function forcedChange(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -634,6 +655,7 @@ try {
   await adminJourney(browser);
   await approvalJourney(browser);
   await externalIdentityJourney(browser);
+  await faceJourney(browser);
   const appeal = await appealJourney(browser);
   await supportJourney(browser, appeal);
   await appeal.context.close();
