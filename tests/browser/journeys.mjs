@@ -281,6 +281,15 @@ async function appealJourney(browser) {
   await page.click("button[type=submit]");
   expect(page.url().endsWith("/t/acme/appeal/status"), "the status page");
   expect((await page.getAttribute("#appeal_state", "data-state")) === "open", "the appeal waits for review");
+  // Evidence: a real picture is attached; a text file calling itself a
+  // picture is refused by its bytes.
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+  await page.setInputFiles("#file", { name: "id-card.png", mimeType: "image/png", buffer: png });
+  await page.click("form[action$='/appeal/files'] button[type=submit]");
+  expect((await page.locator("#files").textContent()).includes("id-card.png"), `the file is attached: ${await alertText(page)}`);
+  await page.setInputFiles("#file", { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("just text") });
+  await page.click("form[action$='/appeal/files'] button[type=submit]");
+  expect((await alertText(page)).includes("PNG or JPEG"), "a file that is not what it claims is refused");
   await shot(page, "en-1280-appeal-status");
   return { context, page };
 }
@@ -398,6 +407,9 @@ async function supportJourney(browser, appeal) {
   const card = page.locator("article.appeal", { hasText: "acme/ap1" });
   expect((await card.count()) === 1, "the appeal is in the queue");
   expect((await card.textContent()).includes("Invoice 2026-0117"), "with its evidence");
+  const file = card.locator("a[download]", { hasText: "id-card.png" });
+  const download = await page.request.get(`${base}${await file.getAttribute("href")}`);
+  expect(download.status() === 200 && download.headers()["content-type"] === "image/png", "support downloads the attachment");
   await shot(page, "en-1280-support");
   await card.locator("button[value=claim]").click();
   expect((await page.locator("#done").count()) === 1, "claimed");

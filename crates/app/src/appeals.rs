@@ -367,6 +367,18 @@ impl App {
         self.appeal_with_token(tenant, id, status_token).await
     }
 
+    /// The files attached to the appeal behind `status_token` (names, types
+    /// and sizes; the person sees what support will see).
+    pub async fn appeal_files(
+        &self,
+        tenant: &Tenant,
+        id: i64,
+        status_token: &str,
+    ) -> Result<Vec<Attachment>, AppError> {
+        let appeal = self.appeal_with_token(tenant, id, status_token).await?;
+        Ok(self.store.attachments(appeal.id).await?)
+    }
+
     /// Grants (or with `None` withdraws) a tenant staff role: `support`
     /// reviews appeals, `operator` reads the whole tenant's audit log. Only
     /// an operator at the command line grants these.

@@ -4,10 +4,12 @@
 //! `/t/{tenant}/appeal`, so the status can be read again from the same
 //! browser and never travels in a URL.
 
+use axum::extract::Multipart;
 use axum::response::Response;
 use axum::Form;
 use regain_app::appeals::NewAppeal;
 use regain_app::methods::mask_contact;
+use regain_app::AppError;
 use regain_store::{Appeal, ContactKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -156,15 +158,30 @@ pub(crate) async fn confirm_submit(p: PageCtx, Form(f): Form<CodeForm>) -> Respo
 }
 
 pub(crate) async fn status(p: PageCtx) -> Response {
-    let appeal = match current(&p).await {
-        Ok(a) => a,
-        Err(to) => return to,
-    };
+    match current(&p).await {
+        Ok(appeal) => status_page(&p, &appeal, false, Vec::new()).await,
+        Err(to) => to,
+    }
+}
+
+async fn status_page(p: &PageCtx, appeal: &Appeal, added: bool, errors: Vec<String>) -> Response {
     let state = appeal.state.as_str();
+    let token = appeal_of(p).map(|(_, t)| t).unwrap_or_default();
+    let files: Vec<_> = p
+        .app
+        .appeal_files(&p.tenant, appeal.id, &token)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| json!({"name": f.name, "size_kib": (f.size + 1023) / 1024}))
+        .collect();
     p.page(
-        axum::http::StatusCode::OK,
+        status_of(&errors),
         "appeal_status.html",
         json!({
+            "files": files,
+            "can_attach": matches!(state, "unconfirmed" | "open" | "claimed"),
+            "added": added,
             "id": appeal.id,
             "state": state,
             "state_text": p.text(&format!("appeal_state_{state}")),
@@ -172,6 +189,66 @@ pub(crate) async fn status(p: PageCtx) -> Response {
             "reason": appeal.reason,
             "updated": when(appeal.updated_at),
         }),
-        Vec::new(),
+        errors,
     )
+}
+
+/// A file of evidence (a picture or a PDF), posted as
+/// `multipart/form-data` with the CSRF token; the type and size are
+/// checked by the use case, from the file's bytes.
+pub(crate) async fn attach(p: PageCtx, mut form: Multipart) -> Response {
+    let appeal = match current(&p).await {
+        Ok(a) => a,
+        Err(to) => return to,
+    };
+    let (mut csrf, mut file) = (String::new(), None);
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+                Some("file") => {
+                    let name = field.file_name().unwrap_or("attachment").to_string();
+                    let kind = field.content_type().unwrap_or_default().to_string();
+                    match field.bytes().await {
+                        Ok(data) => file = Some((name, kind, data)),
+                        Err(_) => {
+                            let e = AppError::Invalid {
+                                code: "attachment_size",
+                                message: "the file is too large".into(),
+                            };
+                            return status_page(&p, &appeal, false, p.errors_of(&e)).await;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(_) => {
+                let e = AppError::Invalid {
+                    code: "attachment_size",
+                    message: "the upload could not be read whole".into(),
+                };
+                return status_page(&p, &appeal, false, p.errors_of(&e)).await;
+            }
+        }
+    }
+    if !p.csrf_ok(&csrf) {
+        return status_page(&p, &appeal, false, p.csrf_error()).await;
+    }
+    let Some((name, kind, data)) = file.filter(|(_, _, d)| !d.is_empty()) else {
+        let e = AppError::Invalid {
+            code: "attachment_type",
+            message: "choose a file".into(),
+        };
+        return status_page(&p, &appeal, false, p.errors_of(&e)).await;
+    };
+    let token = appeal_of(&p).map(|(_, t)| t).unwrap_or_default();
+    let result = p
+        .app
+        .attach_to_appeal(&p.tenant, appeal.id, &token, &name, &kind, &data)
+        .await;
+    match result {
+        Ok(_) => status_page(&p, &appeal, true, Vec::new()).await,
+        Err(e) => status_page(&p, &appeal, false, p.errors_of(&e)).await,
+    }
 }

@@ -21,9 +21,11 @@ mod settings;
 mod support;
 mod wizard;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
+use regain_app::appeals::MAX_ATTACHMENT_BYTES;
 use regain_app::App;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -50,6 +52,12 @@ pub(crate) fn router() -> Router<App> {
             get(appeal::confirm_form).post(appeal::confirm_submit),
         )
         .route("/t/{tenant}/appeal/status", get(appeal::status))
+        .route(
+            "/t/{tenant}/appeal/files",
+            // A file is larger than any form; the use case checks the
+            // tenant's exact limit and the type.
+            post(appeal::attach).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES + 64 * 1024)),
+        )
         .route("/t/{tenant}/admin", get(admin::show))
         .route("/t/{tenant}/admin/create", post(admin::create))
         .route("/t/{tenant}/admin/reset", post(admin::reset))
