@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use regain_domain::policy::presets::Preset;
 use regain_domain::tenant::{CaptchaMode, CaptchaProvider};
 use serde_json::{json, Value};
 
@@ -304,6 +305,10 @@ backend_tests! {
 
     async fn reset_checks_the_policy_and_the_confirmation(backend: Backend) {
         let t = TestApp::spawn(backend).await;
+        // With a history, the current password is among the refused ones.
+        let mut policy = Preset::Cloud.policy();
+        policy.history_depth = 1;
+        t.app.store.set_tenant_policy(t.tenant.id, &policy).await.unwrap();
         t.account("acme", Some("it@acme.example"), None).await;
         let (flow, token) = email_reset_token(&t, "acme", "it@acme.example").await;
         let (status, body, _) = t
@@ -327,6 +332,20 @@ backend_tests! {
             .step(&flow, "reset", json!({"reset_token": token, "new_password": NEW, "confirm_password": NEW}))
             .await;
         assert_eq!(status, 200, "the failed attempts did not spend the token");
+    }
+
+    /// Without a password history, a recovery does not compare the new
+    /// password with the forgotten one: refusing it would tell whoever
+    /// completed the recovery what the old password was.
+    async fn without_history_a_reset_is_no_oracle_for_the_old_password(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        let (flow, token) = email_reset_token(&t, "acme", "it@acme.example").await;
+        let (status, _, _) = t
+            .step(&flow, "reset", json!({"reset_token": token, "new_password": PASSWORD, "confirm_password": PASSWORD}))
+            .await;
+        assert_eq!(status, 200, "the old password is not singled out");
+        assert_eq!(t.login("acme", PASSWORD).await.0, 201);
     }
 
     async fn reset_tokens_expire_and_resets_do_not_log_in(backend: Backend) {
@@ -538,6 +557,28 @@ backend_tests! {
         assert_eq!(status, 429, "reminders share the address budget");
         t.clock.advance(15 * 60);
         assert_eq!(t.start_recovery("acme").await.0, 201);
+    }
+
+    /// A step refused by the address's budget changes nothing but the
+    /// count: the budget is counted in the same write as the step.
+    async fn a_throttled_step_changes_nothing_but_the_count(backend: Backend) {
+        let mut t = TestApp::spawn(backend).await;
+        t.settings(|s| s.recovery.requests_per_ip = 3).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        let (_, body) = t.start_recovery("acme").await;
+        let flow = flow_id(&body);
+        assert_eq!(t.step(&flow, "challenge", json!({"method": "email_code"})).await.0, 200);
+        let (status, body, _) = t.step(&flow, "verify", json!({"code": "000000"})).await;
+        assert_eq!(status, 400, "{body}");
+        let before = t.get(&format!("/api/v1/t/acme/recovery/{flow}")).await.1;
+        let audited = t.audit_actions().await.len();
+        let (status, body, _) = t.step(&flow, "verify", json!({"code": "000000"})).await;
+        assert_eq!((status, body["error"]["code"].clone()), (429, json!("too_many_attempts")));
+        let (status, _, _) = t.step(&flow, "resend", json!({})).await;
+        assert_eq!(status, 429);
+        let after = t.get(&format!("/api/v1/t/acme/recovery/{flow}")).await.1;
+        assert_eq!(before["attempts_left"], after["attempts_left"], "the refused verify took no try");
+        assert_eq!(t.audit_actions().await.len(), audited, "and wrote no event");
     }
 
     async fn undeliverable_messages_fail_after_the_retry_horizon(backend: Backend) {

@@ -261,11 +261,20 @@ impl App {
     }
 
     /// Every violation of `password` for `account`, history included.
+    ///
+    /// `refuse_current`: a change by the account itself or an
+    /// administrator must change something, so the current password is
+    /// refused whatever the history depth. A recovery does not: the person
+    /// forgot it, and refusing it would tell whoever completed the recovery
+    /// whether a guess *was* the old password (an oracle for passwords
+    /// reused elsewhere) at the price of a hash. There only the policy's
+    /// history counts, and with none no hash is checked.
     pub async fn check_new_password(
         &self,
         tenant: &Tenant,
         account: &Account,
         password: &Password,
+        refuse_current: bool,
     ) -> Result<Vec<Violation>, AppError> {
         let policy: PasswordPolicy = self.effective_policy(tenant, account).await?.policy;
         let email = account.email_parsed();
@@ -274,12 +283,16 @@ impl App {
             email: email.as_ref(),
         };
         let mut violations = policy.check(password.expose(), subject);
-        // The current password is always refused, whatever the history
-        // depth: a forced change must change something.
-        let depth = policy.history_depth.max(1);
-        let hashes = self.store.password_history(account.id, depth).await?;
-        if self.hasher.matches_any(password.clone(), hashes).await? {
-            violations.push(Violation::Reused { depth });
+        let depth = if refuse_current {
+            policy.history_depth.max(1)
+        } else {
+            policy.history_depth
+        };
+        if depth > 0 {
+            let hashes = self.store.password_history(account.id, depth).await?;
+            if self.hasher.matches_any(password.clone(), hashes).await? {
+                violations.push(Violation::Reused { depth });
+            }
         }
         Ok(violations)
     }

@@ -399,7 +399,9 @@ impl App {
                         (Password::parse(text.clone())?, Some(text))
                     }
                 };
-                let violations = self.check_new_password(tenant, &target, &password).await?;
+                let violations = self
+                    .check_new_password(tenant, &target, &password, true)
+                    .await?;
                 if !violations.is_empty() {
                     return Err(AppError::Policy(violations));
                 }

@@ -90,15 +90,19 @@ impl App {
         keys: &[(&str, ThrottleRule)],
     ) -> Result<(), AppError> {
         let now = self.clock.now();
-        for (key, rule) in keys {
-            if let Some(until) = self.store.throttle_attempt(key, *rule, now).await? {
-                crate::metrics::rate_limited(key);
-                return Err(AppError::Throttled {
+        // One transaction for every key: on SQLite each write transaction
+        // waits its turn at the single writer.
+        match self.store.throttle_attempts(keys, now).await? {
+            Some((i, until)) => {
+                if let Some((key, _)) = keys.get(i) {
+                    crate::metrics::rate_limited(key);
+                }
+                Err(AppError::Throttled {
                     retry_after: now.secs_until(until).max(1),
-                });
+                })
             }
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Logs in with any identifier form and a password.
@@ -171,8 +175,6 @@ impl App {
         if account.disabled {
             return Err(AppError::AccountDisabled);
         }
-        self.audit_event(&tenant, "login", &subject, &subject, client, "success")
-            .await?;
         let mut account = account;
         if let (Some(new_hash), Some(old_hash)) = (&verified.rehashed, &account.password_hash) {
             if self
@@ -187,9 +189,6 @@ impl App {
                 );
             }
         }
-        self.store.throttle_clear(&id_key).await?;
-        self.store.throttle_refund(&ip_key).await?;
-
         let policy = self.effective_policy(&tenant, &account).await?.policy;
         if let Some(changed) = account.password_changed_at {
             if !account.must_change_password && policy.is_expired(changed, now) {
@@ -206,7 +205,19 @@ impl App {
             ip: client.ip.to_string(),
             user_agent: client.user_agent.chars().take(256).collect(),
         };
-        self.store.create_session(&session, now).await?;
+        // The session, its audit event and the settled attempt counters in
+        // one write: the hash above is the only slow part of a log-on.
+        let event = regain_store::AuditEvent::new(
+            Some(tenant.id),
+            "login",
+            &subject,
+            &subject,
+            &client.ip.to_string(),
+            "success",
+        );
+        self.store
+            .open_session(&session, &event, &[&id_key], &[&ip_key], now)
+            .await?;
         tracing::info!(tenant = %tenant.slug, account = account.id, ip = %client.ip, outcome = "success", "login");
         Ok(LoggedIn {
             token,
@@ -358,7 +369,7 @@ impl App {
             return Err(AppError::InvalidCredentials);
         }
         self.store.throttle_clear(&key).await?;
-        let violations = self.check_new_password(tenant, account, &new).await?;
+        let violations = self.check_new_password(tenant, account, &new, true).await?;
         if !violations.is_empty() {
             return Err(AppError::Policy(violations));
         }

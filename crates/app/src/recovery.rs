@@ -11,8 +11,9 @@ use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::{Email, LoginIdentifier, Phone};
 use regain_domain::password::Password;
 use regain_domain::recovery::{decoy_offers, FlowState, Method, Offer, Verdict};
+use regain_domain::tenant::CaptchaMode;
 use regain_store::{
-    Account, AuditEvent, Channel, CompletedReset, FlowRecord, Tenant, ThrottleRule,
+    Account, AuditEvent, Channel, CompletedReset, Counted, FlowRecord, Tenant, ThrottleRule,
 };
 
 use crate::auth::Client;
@@ -111,6 +112,24 @@ fn rule(max: u32) -> ThrottleRule {
     }
 }
 
+/// Messages to one destination: at most `max` an hour.
+fn destination_rule(max: u32) -> ThrottleRule {
+    ThrottleRule {
+        max_attempts: max,
+        window_secs: 3600,
+        lock_secs: 3600,
+    }
+}
+
+/// An attempt budget counted in a step's write: the address's recovery
+/// requests, or a destination's messages per hour (`messages`, refused with
+/// its own error).
+struct Budget {
+    key: String,
+    rule: ThrottleRule,
+    messages: bool,
+}
+
 fn offers_of(account: &Account) -> Vec<Offer> {
     let mut offers = Vec::new();
     if let (Some(p), true) = (&account.phone, account.phone_verified) {
@@ -138,6 +157,66 @@ fn listed(offers: &[Offer]) -> Vec<(Method, String)> {
 impl App {
     fn recovery_ip_key(&self, tenant: &Tenant, client: &Client) -> String {
         format!("recovery:ip:{}:{}", tenant.id, client.throttle_address())
+    }
+
+    /// The client address's recovery budget, to count with a write.
+    fn request_budget(&self, tenant: &Tenant, client: &Client) -> Budget {
+        Budget {
+            key: self.recovery_ip_key(tenant, client),
+            rule: rule(tenant.settings.recovery.requests_per_ip),
+            messages: false,
+        }
+    }
+
+    /// Saves a flow after counting `budgets` in the same transaction: one
+    /// write for a whole step (on SQLite every write transaction waits its
+    /// turn at the single writer). A refusal changes nothing but the counts.
+    async fn save_counted(
+        &self,
+        budgets: &[Budget],
+        r: &FlowRecord,
+        message: Option<&regain_store::NewMessage>,
+        event: Option<&AuditEvent>,
+        now: Timestamp,
+    ) -> Result<Option<i64>, AppError> {
+        let attempts: Vec<(&str, ThrottleRule)> =
+            budgets.iter().map(|b| (b.key.as_str(), b.rule)).collect();
+        match self
+            .store
+            .save_flow_counted(&attempts, r, message, event, now)
+            .await?
+        {
+            Counted::Done(id) => Ok(id),
+            Counted::Refused { index, until } => {
+                let budget = budgets.get(index);
+                if let Some(b) = budget {
+                    crate::metrics::rate_limited(&b.key);
+                }
+                let retry_after = now.secs_until(until).max(1);
+                Err(if budget.is_some_and(|b| b.messages) {
+                    AppError::DestinationLimit { retry_after }
+                } else {
+                    AppError::Throttled { retry_after }
+                })
+            }
+        }
+    }
+
+    /// The flow of a step that counts its request with the flow's own
+    /// write; an unknown flow is counted here.
+    async fn load_counted_flow(
+        &self,
+        tenant: &Tenant,
+        flow_id: &str,
+        client: &Client,
+    ) -> Result<FlowRecord, AppError> {
+        match self.load_flow(tenant, flow_id).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.count_recovery_request(tenant, client).await?;
+                Err(e)
+            }
+        }
     }
 
     /// Counts one recovery request against the client address's budget.
@@ -185,16 +264,21 @@ impl App {
         let identifier = LoginIdentifier::parse(identifier)?;
         let id_key = format!("recovery:id:{}:{}", tenant.id, identifier.throttle_key());
         // The identifier's budget is counted only after the CAPTCHA, so
-        // nobody can exhaust a victim's recovery without solving one.
-        self.count_attempts(&[(
-            &self.recovery_ip_key(tenant, client),
+        // nobody can exhaust a victim's recovery without solving one (with
+        // no CAPTCHA, both budgets are counted in one write).
+        let ip = (
+            self.recovery_ip_key(tenant, client),
             rule(s.requests_per_ip),
-        )])
-        .await?;
-        self.check_captcha(tenant, captcha_id, captcha_answer)
-            .await?;
-        self.count_attempts(&[(&id_key, rule(s.requests_per_identifier))])
-            .await?;
+        );
+        let id = (id_key.as_str(), rule(s.requests_per_identifier));
+        if tenant.settings.captcha == CaptchaMode::Off {
+            self.count_attempts(&[(&ip.0, ip.1), id]).await?;
+        } else {
+            self.count_attempts(&[(&ip.0, ip.1)]).await?;
+            self.check_captcha(tenant, captcha_id, captcha_answer)
+                .await?;
+            self.count_attempts(&[id]).await?;
+        }
         let now = self.clock.now();
 
         let cap = i64::from(tenant.settings.max_accounts_per_contact) + 1;
@@ -285,16 +369,16 @@ impl App {
             version: 0,
             created_at: now,
         };
-        self.store.create_flow(&record).await?;
-        self.audit_event(
-            tenant,
+        let event = AuditEvent::new(
+            Some(tenant.id),
             "recovery.start",
             "anonymous",
             &flow_subject(&record),
-            client,
+            &client.ip.to_string(),
             "success",
-        )
-        .await?;
+        );
+        // The budgets were counted above (the CAPTCHA sits between them).
+        self.store.create_flow(&[], &record, &event).await?;
         Ok(Started {
             expires_at: Some(record.flow.expires_at),
             methods: listed(&record.flow.offers),
@@ -424,10 +508,31 @@ impl App {
         client: &Client,
     ) -> Result<Status, AppError> {
         let s = &tenant.settings.recovery;
-        self.count_recovery_request(tenant, client).await?;
-        let mut r = self.load_flow(tenant, flow_id).await?;
+        let mut r = self.load_counted_flow(tenant, flow_id, client).await?;
         let now = self.clock.now();
         let outcome = r.flow.choose(method, hint, contact, now, s);
+        // A code (or a refusal) is saved with the request's count, its
+        // message and its audit event in one write; the other methods count
+        // first and write their own way.
+        let code = outcome.is_err()
+            || !matches!(
+                method,
+                Method::SecurityQuestions
+                    | Method::Face
+                    | Method::ExternalIdentity
+                    | Method::AdminApproval
+            );
+        if !code {
+            self.count_recovery_request(tenant, client).await?;
+        }
+        let success = AuditEvent::new(
+            Some(tenant.id),
+            "recovery.challenge",
+            "anonymous",
+            &flow_subject(&r),
+            &client.ip.to_string(),
+            "success",
+        );
         let sent = match (&outcome, method) {
             (Ok(_), Method::SecurityQuestions) => self.ask_questions(tenant, r.clone(), now).await,
             (Ok(_), Method::Face) => self.start_face(tenant, r.clone(), client).await,
@@ -446,20 +551,33 @@ impl App {
                 }
             }
             _ => {
-                self.send_code(tenant, flow_id, r.clone(), outcome, now)
-                    .await
+                let budget = self.request_budget(tenant, client);
+                self.send_code(
+                    tenant,
+                    flow_id,
+                    r.clone(),
+                    outcome,
+                    now,
+                    (budget, Some(&success)),
+                )
+                .await
             }
         };
-        let result = if sent.is_ok() { "success" } else { "denied" };
-        self.audit_event(
-            tenant,
-            "recovery.challenge",
-            "anonymous",
-            &flow_subject(&r),
-            client,
-            result,
-        )
-        .await?;
+        match &sent {
+            Ok(()) if code => {}
+            Ok(()) => self.store.audit(&success, now).await?,
+            Err(_) => {
+                self.audit_event(
+                    tenant,
+                    "recovery.challenge",
+                    "anonymous",
+                    &flow_subject(&r),
+                    client,
+                    "denied",
+                )
+                .await?;
+            }
+        }
         sent?;
         self.recovery_status(tenant, flow_id).await
     }
@@ -490,18 +608,19 @@ impl App {
         client: &Client,
     ) -> Result<Status, AppError> {
         let s = &tenant.settings.recovery;
-        self.count_recovery_request(tenant, client).await?;
-        let mut r = self.load_flow(tenant, flow_id).await?;
+        let mut r = self.load_counted_flow(tenant, flow_id, client).await?;
         let now = self.clock.now();
         let outcome = r.flow.resend(now, s);
-        self.send_code(tenant, flow_id, r.clone(), outcome, now)
+        let budget = self.request_budget(tenant, client);
+        self.send_code(tenant, flow_id, r.clone(), outcome, now, (budget, None))
             .await?;
         self.recovery_status(tenant, flow_id).await
     }
 
-    /// Persists a challenge or resend: on refusal the (possibly counted)
-    /// wrong try; on success a fresh code and its message, in one
-    /// transaction.
+    /// Persists a challenge or resend, counting the `request` budget (and
+    /// the destination's) in the same write: on refusal the (possibly
+    /// counted) wrong try; on success a fresh code, its message and
+    /// `audit`.
     async fn send_code(
         &self,
         tenant: &Tenant,
@@ -509,12 +628,13 @@ impl App {
         mut r: FlowRecord,
         outcome: Result<regain_domain::recovery::Send, regain_domain::recovery::FlowError>,
         now: Timestamp,
+        (request, audit): (Budget, Option<&AuditEvent>),
     ) -> Result<(), AppError> {
         let s = &tenant.settings.recovery;
         let send = match outcome {
             Ok(send) => send,
             Err(e) => {
-                self.store.save_flow(&r, None, now).await?;
+                self.save_counted(&[request], &r, None, None, now).await?;
                 return Err(e.into());
             }
         };
@@ -532,8 +652,11 @@ impl App {
             Some(d) => format!("dest:{}:{}", tenant.id, d.to_lowercase()),
             None => format!("dest:{}:decoy:{hint}", tenant.id),
         };
-        self.count_destination(&destination_key, s.max_messages_per_destination_per_hour)
-            .await?;
+        let destination = Budget {
+            key: destination_key,
+            rule: destination_rule(s.max_messages_per_destination_per_hour),
+            messages: true,
+        };
         let code = six_digit_code()?;
         r.code_hmac = Some(code_hmac(self, flow_id, &code));
         let message = match &send.destination {
@@ -569,7 +692,8 @@ impl App {
             }
             None => None,
         };
-        self.store.save_flow(&r, message.as_ref(), now).await?;
+        self.save_counted(&[request, destination], &r, message.as_ref(), audit, now)
+            .await?;
         if message.is_some() {
             self.outbox_wake.notify_one();
         }
@@ -590,18 +714,14 @@ impl App {
             let asked = tenant.settings.recovery.methods.questions_asked.max(2);
             r.flow.progress.asked = crate::methods::questions::pick(total, asked)?;
         }
-        self.store.save_flow(&r, None, now).await?;
+        self.store.save_flow(&r, None, None, now).await?;
         Ok(())
     }
 
     /// Counts one message to a destination; refuses the one over the
     /// hourly cap.
     pub(crate) async fn count_destination(&self, key: &str, max: u32) -> Result<(), AppError> {
-        let rule = ThrottleRule {
-            max_attempts: max,
-            window_secs: 3600,
-            lock_secs: 3600,
-        };
+        let rule = destination_rule(max);
         let now = self.clock.now();
         match self.store.throttle_attempt(key, rule, now).await? {
             Some(until) => {
@@ -655,9 +775,16 @@ impl App {
         client: &Client,
     ) -> Result<Verified, AppError> {
         let s = &tenant.settings.recovery;
-        self.count_recovery_request(tenant, client).await?;
-        let mut r = self.load_flow(tenant, flow_id).await?;
+        let mut r = self.load_counted_flow(tenant, flow_id, client).await?;
         let now = self.clock.now();
+        // The request is counted with the flow's write, except before the
+        // answers to security questions, which are hashed: a slow check is
+        // counted before it runs.
+        let mut request = vec![self.request_budget(tenant, client)];
+        if r.flow.method == Some(Method::SecurityQuestions) {
+            self.count_recovery_request(tenant, client).await?;
+            request.clear();
+        }
         let matches = match (r.flow.method, r.account_id) {
             (Some(Method::SecurityQuestions), Some(account)) => {
                 let answers = evidence.answers.unwrap_or_default();
@@ -680,33 +807,22 @@ impl App {
         let verdict = r.flow.verify(matches, now, s);
         if let Err(e) = verdict {
             if e == regain_domain::recovery::FlowError::Pending {
+                if !request.is_empty() {
+                    self.count_recovery_request(tenant, client).await?;
+                }
                 return Err(e.into());
             }
-            self.store.save_flow(&r, None, now).await?;
-            self.audit_event(
-                tenant,
-                "recovery.verify",
-                "anonymous",
-                &flow_subject(&r),
-                client,
-                "failure",
-            )
-            .await?;
+            let event = verify_event(tenant, &r, client, "failure");
+            self.save_counted(&request, &r, None, Some(&event), now)
+                .await?;
             return Err(e.into());
         }
 
         r.code_hmac = None;
         if verdict == Ok(Verdict::AnotherMethod) {
-            self.store.save_flow(&r, None, now).await?;
-            self.audit_event(
-                tenant,
-                "recovery.verify",
-                "anonymous",
-                &flow_subject(&r),
-                client,
-                "another_method",
-            )
-            .await?;
+            let event = verify_event(tenant, &r, client, "another_method");
+            self.save_counted(&request, &r, None, Some(&event), now)
+                .await?;
             return Ok(Verified {
                 reset_token: None,
                 expires_at: None,
@@ -716,16 +832,9 @@ impl App {
         }
         let reset_token = random_token()?;
         r.reset_token_hash = Some(token_hash(&reset_token));
-        self.store.save_flow(&r, None, now).await?;
-        self.audit_event(
-            tenant,
-            "recovery.verify",
-            "anonymous",
-            &flow_subject(&r),
-            client,
-            "success",
-        )
-        .await?;
+        let event = verify_event(tenant, &r, client, "success");
+        self.save_counted(&request, &r, None, Some(&event), now)
+            .await?;
         let accounts = match &r.contact {
             Some(contact) => self
                 .accounts_bound_to(tenant, contact)
@@ -843,7 +952,9 @@ impl App {
             return Err(AppError::AccountDisabled);
         }
         let password = Password::parse(new_password)?;
-        let violations = self.check_new_password(tenant, &account, &password).await?;
+        let violations = self
+            .check_new_password(tenant, &account, &password, false)
+            .await?;
         if !violations.is_empty() {
             return Err(AppError::Policy(violations));
         }
@@ -972,5 +1083,17 @@ fn code_hmac(app: &App, flow_id: &str, code: &str) -> String {
     hmac_hex(
         &app.secret,
         &[b"recovery-code", flow_id.as_bytes(), code.as_bytes()],
+    )
+}
+
+/// The audit event of a `verify`, written with the flow it changed.
+fn verify_event(tenant: &Tenant, r: &FlowRecord, client: &Client, outcome: &str) -> AuditEvent {
+    AuditEvent::new(
+        Some(tenant.id),
+        "recovery.verify",
+        "anonymous",
+        &flow_subject(r),
+        &client.ip.to_string(),
+        outcome,
     )
 }

@@ -37,7 +37,7 @@ pub use outbox::{Channel, DeliveryState, NewMessage, OutboxMessage};
 pub use recovery::{CompletedReset, FlowRecord};
 pub use sessions::{NewSession, Session};
 pub use tenants::{NewTenant, Tenant};
-pub use throttles::ThrottleRule;
+pub use throttles::{Counted, ThrottleRule};
 
 use std::str::FromStr;
 use std::time::Duration;

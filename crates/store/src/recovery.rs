@@ -12,6 +12,7 @@ use crate::audit::{self, AuditEvent};
 use crate::contacts::ContactKind;
 use crate::outbox::{enqueue, NewMessage};
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
+use crate::throttles::{count_in, Counted, ThrottleRule};
 use crate::{Store, StoreError};
 
 /// A stored flow.
@@ -108,10 +109,25 @@ pub struct CompletedReset {
 
 impl Store {
     /// Records a new flow.
-    pub async fn create_flow(&self, r: &FlowRecord) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        insert_flow(&mut conn, r, r.last_message_id).await?;
-        Ok(())
+    ///
+    /// `attempts` are counted first, in the same transaction: one write
+    /// for the whole request (on SQLite every write transaction waits its
+    /// turn at the single writer).
+    pub async fn create_flow(
+        &self,
+        attempts: &[(&str, ThrottleRule)],
+        r: &FlowRecord,
+        event: &AuditEvent,
+    ) -> Result<Counted<()>, StoreError> {
+        let mut tx = self.begin().await?;
+        if let Some((index, until)) = count_in(&mut tx, attempts, r.created_at).await? {
+            tx.commit().await?;
+            return Ok(Counted::Refused { index, until });
+        }
+        insert_flow(&mut tx, r, r.last_message_id).await?;
+        audit::append(&mut tx, self.backend, event, r.created_at).await?;
+        tx.commit().await?;
+        Ok(Counted::Done(()))
     }
 
     /// A flow of the tenant by its id hash.
@@ -131,22 +147,47 @@ impl Store {
     }
 
     /// Saves `r` if nobody changed the flow since it was read (its
-    /// `version`), queueing `message` in the same transaction. Returns the
-    /// new message's id. A lost race is [`StoreError::Conflict`].
+    /// `version`), queueing `message` and appending `event` in the same
+    /// transaction. Returns the new message's id. A lost race is
+    /// [`StoreError::Conflict`].
     pub async fn save_flow(
         &self,
         r: &FlowRecord,
         message: Option<&NewMessage>,
+        event: Option<&AuditEvent>,
         now: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
+        match self.save_flow_counted(&[], r, message, event, now).await? {
+            Counted::Done(id) => Ok(id),
+            Counted::Refused { .. } => Err(StoreError::Conflict("throttle")),
+        }
+    }
+
+    /// [`Store::save_flow`] after counting `attempts` in the same
+    /// transaction; a refusal writes only the counts.
+    pub async fn save_flow_counted(
+        &self,
+        attempts: &[(&str, ThrottleRule)],
+        r: &FlowRecord,
+        message: Option<&NewMessage>,
+        event: Option<&AuditEvent>,
+        now: Timestamp,
+    ) -> Result<Counted<Option<i64>>, StoreError> {
         let mut tx = self.begin().await?;
+        if let Some((index, until)) = count_in(&mut tx, attempts, now).await? {
+            tx.commit().await?;
+            return Ok(Counted::Refused { index, until });
+        }
         let message_id = match message {
             Some(m) => Some(enqueue(&mut tx, m, now).await?),
             None => None,
         };
         update_flow(&mut tx, r, message_id).await?;
+        if let Some(event) = event {
+            audit::append(&mut tx, self.backend, event, now).await?;
+        }
         tx.commit().await?;
-        Ok(message_id)
+        Ok(Counted::Done(message_id))
     }
 
     /// Issues an administrator's reset link, all or nothing: the flow that

@@ -67,20 +67,33 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
 impl Store {
     /// Records a new session.
     pub async fn create_session(&self, new: &NewSession, now: Timestamp) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, tenant_id, account_id, created_at, authenticated_at, \
-             expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-        )
-        .bind(new.token_hash.as_str())
-        .bind(new.tenant_id)
-        .bind(new.account_id)
-        .bind(now.0)
-        .bind(new.expires_at.0)
-        .bind(new.ip.as_str())
-        .bind(new.user_agent.as_str())
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.begin().await?;
+        insert_session(&mut tx, new, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A successful log-on, in one transaction: the session, the audit
+    /// event, and the attempt counters it settles (`clear` forgets a key,
+    /// `refund` gives one attempt back).
+    pub async fn open_session(
+        &self,
+        new: &NewSession,
+        event: &AuditEvent,
+        clear: &[&str],
+        refund: &[&str],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for key in clear {
+            crate::throttles::clear_in(&mut tx, key).await?;
+        }
+        for key in refund {
+            crate::throttles::refund_in(&mut tx, key).await?;
+        }
+        insert_session(&mut tx, new, now).await?;
+        audit::append(&mut tx, self.backend, event, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -189,4 +202,26 @@ impl Store {
         tx.commit().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Inserts a session inside the caller's transaction.
+async fn insert_session(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewSession,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, tenant_id, account_id, created_at, authenticated_at, \
+         expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+    )
+    .bind(new.token_hash.as_str())
+    .bind(new.tenant_id)
+    .bind(new.account_id)
+    .bind(now.0)
+    .bind(new.expires_at.0)
+    .bind(new.ip.as_str())
+    .bind(new.user_agent.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

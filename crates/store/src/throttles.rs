@@ -23,74 +23,79 @@ pub struct ThrottleRule {
     pub lock_secs: i64,
 }
 
+/// A write that first counts attempts on some keys: done, or refused at
+/// the first key over its limit (the attempts before it are counted and
+/// nothing else is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted<T> {
+    /// Counted and written.
+    Done(T),
+    /// `index` is the refused key; it is locked `until`.
+    Refused {
+        /// Which key of the list.
+        index: usize,
+        /// The end of its lock.
+        until: Timestamp,
+    },
+}
+
+/// Counts `attempts` inside the caller's transaction; the first refusal.
+pub(crate) async fn count_in(
+    conn: &mut sqlx::AnyConnection,
+    attempts: &[(&str, ThrottleRule)],
+    now: Timestamp,
+) -> Result<Option<(usize, Timestamp)>, StoreError> {
+    for (i, (key, rule)) in attempts.iter().enumerate() {
+        if let Some(until) = attempt(conn, key, *rule, now).await? {
+            return Ok(Some((i, until)));
+        }
+    }
+    Ok(None)
+}
+
 impl Store {
-    /// Counts one attempt for `key`. Returns `Some(until)` when the attempt
-    /// is refused: the key is locked, or this attempt exceeded the limit and
-    /// locked it.
+    /// Counts one attempt on `key`; returns `Some(until)` when the attempt
+    /// is refused (the key is locked, or this attempt went over the limit
+    /// and locked it).
     pub async fn throttle_attempt(
         &self,
         key: &str,
         rule: ThrottleRule,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self
+            .throttle_attempts(&[(key, rule)], now)
+            .await?
+            .map(|(_, until)| until))
+    }
+
+    /// Counts one attempt on each key in order, in one transaction, and
+    /// stops at the first refusal: `Some((index, until))` names it (the
+    /// keys after it are not counted).
+    pub async fn throttle_attempts(
+        &self,
+        keys: &[(&str, ThrottleRule)],
+        now: Timestamp,
+    ) -> Result<Option<(usize, Timestamp)>, StoreError> {
         let mut tx = self.begin().await?;
-        // The upsert locks the row (PostgreSQL) or the database (SQLite,
-        // BEGIN IMMEDIATE) until commit, so concurrent attempts serialize.
-        let row = sqlx::query(
-            "INSERT INTO throttles (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
-             ON CONFLICT (key) DO UPDATE SET \
-               failures = CASE WHEN throttles.locked_until > $2 THEN throttles.failures \
-                               WHEN throttles.window_start + $3 <= $2 THEN 1 \
-                               ELSE throttles.failures + 1 END, \
-               window_start = CASE WHEN throttles.locked_until > $2 THEN throttles.window_start \
-                                   WHEN throttles.window_start + $3 <= $2 THEN $2 \
-                                   ELSE throttles.window_start END \
-             RETURNING failures, locked_until",
-        )
-        .bind(key)
-        .bind(now.0)
-        .bind(rule.window_secs)
-        .fetch_one(&mut *tx)
-        .await?;
-        let locked_until = int(&row, "locked_until")?;
-        let attempts = int(&row, "failures")?;
-        let refused = if locked_until > now.0 {
-            Some(Timestamp(locked_until))
-        } else if attempts > i64::from(rule.max_attempts.max(1)) {
-            let until = now.plus_secs(rule.lock_secs);
-            sqlx::query("UPDATE throttles SET failures = 0, window_start = $1, locked_until = $2 WHERE key = $3")
-                .bind(now.0)
-                .bind(until.0)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            Some(until)
-        } else {
-            None
-        };
+        let refused = count_in(&mut tx, keys, now).await?;
         tx.commit().await?;
         Ok(refused)
     }
 
     /// Gives one attempt back (a success that should not count).
     pub async fn throttle_refund(&self, key: &str) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        sqlx::query(
-            "UPDATE throttles SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = $1",
-        )
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.begin().await?;
+        refund_in(&mut tx, key).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Forgets the attempts of `key` and lifts its lock.
     pub async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        sqlx::query("DELETE FROM throttles WHERE key = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.begin().await?;
+        clear_in(&mut tx, key).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -145,4 +150,69 @@ impl Store {
             + flows.rows_affected()
             + messages.rows_affected())
     }
+}
+
+/// One attempt on `key` inside the caller's transaction.
+async fn attempt(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    rule: ThrottleRule,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    // The upsert locks the row (PostgreSQL) or the database (SQLite,
+    // BEGIN IMMEDIATE) until commit, so concurrent attempts serialize.
+    let row = sqlx::query(
+        "INSERT INTO throttles (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN throttles.locked_until > $2 THEN throttles.failures \
+                           WHEN throttles.window_start + $3 <= $2 THEN 1 \
+                           ELSE throttles.failures + 1 END, \
+           window_start = CASE WHEN throttles.locked_until > $2 THEN throttles.window_start \
+                               WHEN throttles.window_start + $3 <= $2 THEN $2 \
+                               ELSE throttles.window_start END \
+         RETURNING failures, locked_until",
+    )
+    .bind(key)
+    .bind(now.0)
+    .bind(rule.window_secs)
+    .fetch_one(&mut *conn)
+    .await?;
+    let locked_until = int(&row, "locked_until")?;
+    let attempts = int(&row, "failures")?;
+    if locked_until > now.0 {
+        return Ok(Some(Timestamp(locked_until)));
+    }
+    if attempts > i64::from(rule.max_attempts.max(1)) {
+        let until = now.plus_secs(rule.lock_secs);
+        sqlx::query(
+            "UPDATE throttles SET failures = 0, window_start = $1, locked_until = $2 WHERE key = $3",
+        )
+        .bind(now.0)
+        .bind(until.0)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(Some(until));
+    }
+    Ok(None)
+}
+
+/// Forgets `key` inside the caller's transaction.
+pub(crate) async fn clear_in(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM throttles WHERE key = $1")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives one attempt of `key` back inside the caller's transaction.
+pub(crate) async fn refund_in(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE throttles SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = $1",
+    )
+    .bind(key)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
