@@ -576,6 +576,8 @@ backend_tests! {
         assert_eq!((status, body["error"]["code"].clone()), (429, json!("too_many_attempts")));
         let (status, _, _) = t.step(&flow, "resend", json!({})).await;
         assert_eq!(status, 429);
+        let (status, _, _) = t.step(&flow, "challenge", json!({"method": "email_code"})).await;
+        assert_eq!(status, 429);
         let after = t.get(&format!("/api/v1/t/acme/recovery/{flow}")).await.1;
         assert_eq!(before["attempts_left"], after["attempts_left"], "the refused verify took no try");
         assert_eq!(t.audit_actions().await.len(), audited, "and wrote no event");

@@ -566,6 +566,9 @@ impl App {
         match &sent {
             Ok(()) if code => {}
             Ok(()) => self.store.audit(&success, now).await?,
+            // Over the address's budget: refused before anything happened,
+            // as when the budget was counted first.
+            Err(AppError::Throttled { .. }) => {}
             Err(_) => {
                 self.audit_event(
                     tenant,
