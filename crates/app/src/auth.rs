@@ -58,6 +58,20 @@ pub struct Authenticated {
     pub account: Account,
 }
 
+/// The refusal of an attempt over its budget, counted in the metrics:
+/// `messages` for a destination's hourly cap, otherwise an attempt limit.
+pub(crate) fn over_budget(key: &str, messages: bool, now: Timestamp, until: Timestamp) -> AppError {
+    if !key.is_empty() {
+        crate::metrics::rate_limited(key);
+    }
+    let retry_after = now.secs_until(until).max(1);
+    if messages {
+        AppError::DestinationLimit { retry_after }
+    } else {
+        AppError::Throttled { retry_after }
+    }
+}
+
 impl App {
     fn login_rule(&self, max: u32) -> ThrottleRule {
         ThrottleRule {
@@ -94,12 +108,8 @@ impl App {
         // waits its turn at the single writer.
         match self.store.throttle_attempts(keys, now).await? {
             Some((i, until)) => {
-                if let Some((key, _)) = keys.get(i) {
-                    crate::metrics::rate_limited(key);
-                }
-                Err(AppError::Throttled {
-                    retry_after: now.secs_until(until).max(1),
-                })
+                let key = keys.get(i).map_or("", |(key, _)| *key);
+                Err(over_budget(key, false, now, until))
             }
             None => Ok(()),
         }

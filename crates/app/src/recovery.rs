@@ -16,7 +16,7 @@ use regain_store::{
     Account, AuditEvent, Channel, CompletedReset, Counted, FlowRecord, Tenant, ThrottleRule,
 };
 
-use crate::auth::Client;
+use crate::auth::{over_budget, Client};
 use crate::keys::{hmac_bytes, hmac_hex, same, six_digit_code};
 use crate::messages::{message, to_verified_contacts};
 use crate::tokens::{random_token, token_hash};
@@ -187,18 +187,10 @@ impl App {
             .await?
         {
             Counted::Done(id) => Ok(id),
-            Counted::Refused { index, until } => {
-                let budget = budgets.get(index);
-                if let Some(b) = budget {
-                    crate::metrics::rate_limited(&b.key);
-                }
-                let retry_after = now.secs_until(until).max(1);
-                Err(if budget.is_some_and(|b| b.messages) {
-                    AppError::DestinationLimit { retry_after }
-                } else {
-                    AppError::Throttled { retry_after }
-                })
-            }
+            Counted::Refused { index, until } => Err(match budgets.get(index) {
+                Some(b) => over_budget(&b.key, b.messages, now, until),
+                None => over_budget("", false, now, until),
+            }),
         }
     }
 
@@ -225,9 +217,8 @@ impl App {
         tenant: &Tenant,
         client: &Client,
     ) -> Result<(), AppError> {
-        let rule = rule(tenant.settings.recovery.requests_per_ip);
-        self.count_attempts(&[(&self.recovery_ip_key(tenant, client), rule)])
-            .await
+        let budget = self.request_budget(tenant, client);
+        self.count_attempts(&[(&budget.key, budget.rule)]).await
     }
 
     /// Starts a recovery for `identifier`, behind the CAPTCHA.
@@ -266,15 +257,13 @@ impl App {
         // The identifier's budget is counted only after the CAPTCHA, so
         // nobody can exhaust a victim's recovery without solving one (with
         // no CAPTCHA, both budgets are counted in one write).
-        let ip = (
-            self.recovery_ip_key(tenant, client),
-            rule(s.requests_per_ip),
-        );
+        let ip = self.request_budget(tenant, client);
+        let ip = (ip.key.as_str(), ip.rule);
         let id = (id_key.as_str(), rule(s.requests_per_identifier));
         if tenant.settings.captcha == CaptchaMode::Off {
-            self.count_attempts(&[(&ip.0, ip.1), id]).await?;
+            self.count_attempts(&[ip, id]).await?;
         } else {
-            self.count_attempts(&[(&ip.0, ip.1)]).await?;
+            self.count_attempts(&[ip]).await?;
             self.check_captcha(tenant, captcha_id, captcha_answer)
                 .await?;
             self.count_attempts(&[id]).await?;
@@ -377,8 +366,7 @@ impl App {
             &client.ip.to_string(),
             "success",
         );
-        // The budgets were counted above (the CAPTCHA sits between them).
-        self.store.create_flow(&[], &record, &event).await?;
+        self.store.create_flow(&record, &event).await?;
         Ok(Started {
             expires_at: Some(record.flow.expires_at),
             methods: listed(&record.flow.offers),
@@ -515,13 +503,7 @@ impl App {
         // message and its audit event in one write; the other methods count
         // first and write their own way.
         let code = outcome.is_err()
-            || !matches!(
-                method,
-                Method::SecurityQuestions
-                    | Method::Face
-                    | Method::ExternalIdentity
-                    | Method::AdminApproval
-            );
+            || !(method == Method::SecurityQuestions || method.has_external_step());
         if !code {
             self.count_recovery_request(tenant, client).await?;
         }
@@ -727,12 +709,7 @@ impl App {
         let rule = destination_rule(max);
         let now = self.clock.now();
         match self.store.throttle_attempt(key, rule, now).await? {
-            Some(until) => {
-                crate::metrics::rate_limited(key);
-                Err(AppError::DestinationLimit {
-                    retry_after: now.secs_until(until).max(1),
-                })
-            }
+            Some(until) => Err(over_budget(key, true, now, until)),
             None => Ok(()),
         }
     }

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
 use regain_app::auth::{Authenticated, Client};
@@ -146,41 +146,27 @@ pub(crate) struct PageCtx {
     set: Vec<String>,
 }
 
-fn cookies_of(parts: &Parts) -> HashMap<String, String> {
-    crate::extract::cookies(&parts.headers)
+fn cookies_of(headers: &HeaderMap) -> HashMap<String, String> {
+    crate::extract::cookies(headers)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
 /// The page language: `?lang=` (remembered in a cookie), then the cookie,
 /// then `Accept-Language`. The second value is the `?lang=` one, if any.
-fn lang_of(parts: &Parts, cookies: &HashMap<String, String>) -> (Lang, Option<Lang>) {
-    let query_lang = parts.uri.query().and_then(|q| {
+fn lang_of(headers: &HeaderMap, query: Option<&str>) -> (Lang, Option<Lang>) {
+    let query_lang = query.and_then(|q| {
         q.split('&')
             .filter_map(|p| p.split_once('='))
             .find(|(k, _)| *k == "lang")
             .and_then(|(_, v)| Lang::parse(v))
     });
     let lang = query_lang
-        .or_else(|| cookies.get(LANG_COOKIE).and_then(|v| Lang::parse(v)))
-        .unwrap_or_else(|| {
-            Lang::from_accept(
-                parts
-                    .headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default(),
-            )
-        });
-    (lang, query_lang)
-}
-
-/// An error page outside any tenant's pages (a provider sent the browser
-/// back with something Regain refuses), in the visitor's language.
-pub(crate) fn error_page(headers: &axum::http::HeaderMap, e: AppError) -> Response {
-    let lang = crate::extract::cookies(headers)
-        .find(|(k, _)| *k == LANG_COOKIE)
-        .and_then(|(_, v)| Lang::parse(v))
+        .or_else(|| {
+            cookies_of(headers)
+                .get(LANG_COOKIE)
+                .and_then(|v| Lang::parse(v))
+        })
         .unwrap_or_else(|| {
             Lang::from_accept(
                 headers
@@ -189,70 +175,77 @@ pub(crate) fn error_page(headers: &axum::http::HeaderMap, e: AppError) -> Respon
                     .unwrap_or_default(),
             )
         });
-    let code = e.code();
-    let status = crate::error::ApiError::from(e).status();
-    let ctx = json!({
-        "lang": lang.tag(), "other_lang": if lang == Lang::Zh { "en" } else { "zh-CN" },
-        "m": messages(lang), "tenant_name": "Regain",
-        "heading": message(lang, "error_heading"), "text": "",
-        "errors": [message(lang, &format!("err_{code}"))],
+    (lang, query_lang)
+}
+
+/// A page outside any tenant (the front page, an unknown tenant, an error
+/// a provider sent the browser back with): `message.html` in `lang` with
+/// `extra` (`heading`, `text`, `errors`, `link`, …).
+fn bare_page(status: StatusCode, lang: Lang, extra: Value) -> Response {
+    let mut ctx = json!({
+        "lang": lang.tag(), "other_lang": lang.other().tag(), "m": messages(lang),
+        "tenant_name": "Regain", "text": "", "errors": [],
     });
+    if let (Value::Object(ctx), Value::Object(extra)) = (&mut ctx, extra) {
+        ctx.extend(extra);
+    }
     let html = templates()
         .get_template("message.html")
         .and_then(|t| t.render(ctx))
         .unwrap_or_default();
     (status, Html(html)).into_response()
+}
+
+/// A tenantless page that says one thing.
+fn bare_notice(status: StatusCode, lang: Lang, key: &str) -> Response {
+    bare_page(status, lang, json!({ "heading": message(lang, key) }))
+}
+
+/// An error page outside any tenant's pages (a provider sent the browser
+/// back with something Regain refuses), in the visitor's language.
+pub(crate) fn error_page(headers: &HeaderMap, e: AppError) -> Response {
+    let (lang, _) = lang_of(headers, None);
+    let code = e.code();
+    let status = crate::error::ApiError::from(e).status();
+    bare_page(
+        status,
+        lang,
+        json!({
+            "heading": message(lang, "error_heading"),
+            "errors": [message(lang, &format!("err_{code}"))],
+        }),
+    )
 }
 
 /// The site's front page: it names no tenant (their list is private) and
 /// links to the demo tenant when `regain demo` created one.
 pub(crate) async fn index(State(app): State<App>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
-    let (lang, _) = lang_of(&parts, &cookies_of(&parts));
+    let (lang, _) = lang_of(request.headers(), request.uri().query());
     let demo = app.tenant("demo").await.is_ok();
-    let m = messages(lang);
-    let ctx = json!({
-        "lang": lang.tag(), "other_lang": if lang == Lang::Zh { "en" } else { "zh-CN" },
-        "m": m, "tenant_name": "Regain", "errors": [],
-        "heading": message(lang, "index_title"), "text": message(lang, "index_text"),
-        "link": demo.then_some("/t/demo/login"), "link_text": message(lang, "index_demo"),
-    });
-    let html = templates()
-        .get_template("message.html")
-        .and_then(|t| t.render(ctx))
-        .unwrap_or_default();
-    (StatusCode::OK, Html(html)).into_response()
-}
-
-/// A page in the visitor's language from what the request says (the
-/// pages of an unknown tenant, for instance).
-fn bare_page(status: StatusCode, lang: Lang, key: &str) -> Response {
-    let m = messages(lang);
-    let ctx = json!({
-        "lang": lang.tag(), "other_lang": "en", "m": m, "tenant_name": "Regain",
-        "heading": message(lang, key), "text": "", "errors": [],
-    });
-    let html = templates()
-        .get_template("message.html")
-        .and_then(|t| t.render(ctx))
-        .unwrap_or_default();
-    (status, Html(html)).into_response()
+    bare_page(
+        StatusCode::OK,
+        lang,
+        json!({
+            "heading": message(lang, "index_title"), "text": message(lang, "index_text"),
+            "link": demo.then_some("/t/demo/login"), "link_text": message(lang, "index_demo"),
+        }),
+    )
 }
 
 impl FromRequestParts<App> for PageCtx {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
-        let cookies = cookies_of(parts);
-        let (lang, query_lang) = lang_of(parts, &cookies);
+        let cookies = cookies_of(&parts.headers);
+        let (lang, query_lang) = lang_of(&parts.headers, parts.uri.query());
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
             .await
-            .map_err(|_| bare_page(StatusCode::NOT_FOUND, lang, "err_tenant_not_found"))?;
+            .map_err(|_| bare_notice(StatusCode::NOT_FOUND, lang, "err_tenant_not_found"))?;
         let slug = params.get("tenant").cloned().unwrap_or_default();
         let tenant = app
             .tenant(&slug)
             .await
-            .map_err(|_| bare_page(StatusCode::NOT_FOUND, lang, "err_tenant_not_found"))?;
+            .map_err(|_| bare_notice(StatusCode::NOT_FOUND, lang, "err_tenant_not_found"))?;
         let ClientInfo(client) = ClientInfo::from_request_parts(parts, app)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -271,8 +264,9 @@ impl FromRequestParts<App> for PageCtx {
         ctx.csrf = match ctx.cookies.get(CSRF_COOKIE) {
             Some(t) if t.len() >= 32 && t.len() <= 128 => t.clone(),
             _ => {
-                let token = regain_app::tokens::random_token()
-                    .map_err(|_| bare_page(StatusCode::INTERNAL_SERVER_ERROR, lang, "err_other"))?;
+                let token = regain_app::tokens::random_token().map_err(|_| {
+                    bare_notice(StatusCode::INTERNAL_SERVER_ERROR, lang, "err_other")
+                })?;
                 ctx.set_cookie(CSRF_COOKIE, &token, "/", 24 * 3600);
                 token
             }
@@ -361,10 +355,7 @@ impl PageCtx {
     ) -> Response {
         let mut ctx = Map::new();
         ctx.insert("lang".into(), json!(self.lang.tag()));
-        ctx.insert(
-            "other_lang".into(),
-            json!(if self.lang == Lang::Zh { "en" } else { "zh-CN" }),
-        );
+        ctx.insert("other_lang".into(), json!(self.lang.other().tag()));
         ctx.insert("m".into(), json!(messages(self.lang)));
         ctx.insert("tenant".into(), json!(self.tenant.slug));
         ctx.insert("tenant_name".into(), json!(self.tenant.name));
@@ -383,7 +374,7 @@ impl PageCtx {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, template, "page rendering failed");
-                bare_page(StatusCode::INTERNAL_SERVER_ERROR, self.lang, "err_other")
+                bare_notice(StatusCode::INTERNAL_SERVER_ERROR, self.lang, "err_other")
             }
         };
         self.with_cookies(response)

@@ -22,6 +22,14 @@ impl Lang {
         }
     }
 
+    /// The language the switcher offers.
+    pub(crate) fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+
     /// Parses a cookie or query value.
     pub(crate) fn parse(s: &str) -> Option<Lang> {
         match s {
