@@ -270,6 +270,21 @@ impl TestApp {
         (status, body)
     }
 
+    /// The flow's status once the outbox worker has settled its last
+    /// message (the SMTP peer can hold the message a moment before the
+    /// worker records it as sent).
+    pub async fn status_after_delivery(&self, flow: &str) -> Value {
+        let url = format!("/api/v1/t/acme/recovery/{flow}");
+        for _ in 0..200 {
+            let (_, body) = self.get(&url).await;
+            if body["delivery"]["state"] != "queued" {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        self.get(&url).await.1
+    }
+
     /// POSTs to a step of a flow: `challenge`, `resend`, `verify`, `reset`.
     pub async fn step(
         &self,
