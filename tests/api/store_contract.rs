@@ -5,8 +5,12 @@ use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::{Email, Phone, TenantSlug, Username};
 use regain_domain::policy::overrides::{PolicyOverride, Source};
 use regain_domain::policy::presets::Preset;
+use regain_domain::recovery::{Flow, RecoverySettings};
 use regain_domain::tenant::TenantSettings;
-use regain_store::{NewAccount, NewTenant, Placement, Store, StoreError, ThrottleRule};
+use regain_store::{
+    AuditEvent, Counted, FlowRecord, NewAccount, NewTenant, Placement, Store, StoreError,
+    ThrottleRule,
+};
 
 use crate::helpers::{Backend, TestApp};
 
@@ -219,6 +223,62 @@ backend_tests! {
         let purged = store.purge_expired(at(400 + 86_400)).await.unwrap();
         assert!(purged >= 2, "purged {purged}");
         assert_eq!(store.throttle_attempt("k", rule, at(400 + 86_400)).await.unwrap(), None);
+    }
+
+    async fn a_tenant_change_shows_at_once_here_and_soon_in_another_process(backend: Backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = backend.fresh_url(dir.path()).await;
+        let here = Store::connect(&url, 2).await.unwrap();
+        here.migrate().await.unwrap();
+        let other = Store::connect(&url, 2).await.unwrap();
+        let new = NewTenant {
+            slug: TenantSlug::parse("acme").unwrap(),
+            name: "Acme".into(),
+            policy: Preset::Cloud.policy(),
+            settings: TenantSettings::default(),
+        };
+        let t = here.create_tenant(&new, NOW).await.unwrap();
+        assert_eq!(other.tenant_by_slug("acme").await.unwrap().unwrap().settings.max_accounts_per_contact, 5);
+        // a change through a store is seen by that store at once
+        let mut settings = t.settings.clone();
+        settings.max_accounts_per_contact = 2;
+        other.set_tenant_settings(t.id, &settings).await.unwrap();
+        assert_eq!(other.tenant_by_slug("acme").await.unwrap().unwrap().settings.max_accounts_per_contact, 2);
+        let mut policy = t.policy.clone();
+        policy.min_length = 17;
+        other.set_tenant_policy(t.id, &policy).await.unwrap();
+        assert_eq!(other.tenant_by_slug("acme").await.unwrap().unwrap().policy.min_length, 17);
+        // and by another within the cache's time
+        here.tenant_by_slug("acme").await.unwrap();
+        tokio::time::sleep(regain_store::TENANT_CACHE_TTL + std::time::Duration::from_millis(100)).await;
+        let seen = here.tenant_by_slug("acme").await.unwrap().unwrap();
+        assert_eq!((seen.settings.max_accounts_per_contact, seen.policy.min_length), (2, 17));
+    }
+
+    async fn a_write_that_fails_midway_leaves_nothing_and_the_next_write_works(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let rule = ThrottleRule { max_attempts: 2, window_secs: 60, lock_secs: 300 };
+        let record = FlowRecord {
+            id_hash: "flow-1".into(),
+            tenant_id: tid,
+            account_id: None,
+            contact: None,
+            flow: Flow::start(Vec::new(), true, NOW, &RecoverySettings::default()),
+            code_hmac: None,
+            last_message_id: None,
+            reset_token_hash: None,
+            version: 0,
+            created_at: NOW,
+        };
+        let event = AuditEvent::new(Some(tid), "recovery.start", "anonymous", "flow", "127.0.0.1", "success");
+        assert_eq!(store.create_flow(&[("w", rule)], &record, &event).await.unwrap(), Counted::Done(()));
+        // the same flow again: the count is written, then the insert fails
+        // and the whole transaction must go
+        assert!(store.create_flow(&[("w", rule)], &record, &event).await.is_err());
+        assert_eq!(store.throttle_attempt("w", rule, NOW).await.unwrap(), None, "1 + 1 attempts: the failed write counted none");
+        assert!(store.throttle_attempt("w", rule, NOW).await.unwrap().is_some(), "the third is refused");
+        let events = store.audit_events(Some(tid), None, 10).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.event.action == "recovery.start").count(), 1);
     }
 
     async fn parallel_attempts_cannot_overrun_the_limit(backend: Backend) {

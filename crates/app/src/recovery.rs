@@ -130,6 +130,19 @@ struct Budget {
     messages: bool,
 }
 
+/// The store's view of `budgets`: a key and a rule each.
+fn attempts_of(budgets: &[Budget]) -> Vec<(&str, ThrottleRule)> {
+    budgets.iter().map(|b| (b.key.as_str(), b.rule)).collect()
+}
+
+/// The error for the refused budget number `index`.
+fn refusal(budgets: &[Budget], index: usize, now: Timestamp, until: Timestamp) -> AppError {
+    match budgets.get(index) {
+        Some(b) => over_budget(&b.key, b.messages, now, until),
+        None => over_budget("", false, now, until),
+    }
+}
+
 fn offers_of(account: &Account) -> Vec<Offer> {
     let mut offers = Vec::new();
     if let (Some(p), true) = (&account.phone, account.phone_verified) {
@@ -179,18 +192,26 @@ impl App {
         event: Option<&AuditEvent>,
         now: Timestamp,
     ) -> Result<Option<i64>, AppError> {
-        let attempts: Vec<(&str, ThrottleRule)> =
-            budgets.iter().map(|b| (b.key.as_str(), b.rule)).collect();
         match self
             .store
-            .save_flow_counted(&attempts, r, message, event, now)
+            .save_flow_counted(&attempts_of(budgets), r, message, event, now)
             .await?
         {
             Counted::Done(id) => Ok(id),
-            Counted::Refused { index, until } => Err(match budgets.get(index) {
-                Some(b) => over_budget(&b.key, b.messages, now, until),
-                None => over_budget("", false, now, until),
-            }),
+            Counted::Refused { index, until } => Err(refusal(budgets, index, now, until)),
+        }
+    }
+
+    /// Counts `budgets` in a write of their own.
+    async fn count_budgets(&self, budgets: &[Budget]) -> Result<(), AppError> {
+        let now = self.clock.now();
+        match self
+            .store
+            .throttle_attempts(&attempts_of(budgets), now)
+            .await?
+        {
+            Some((index, until)) => Err(refusal(budgets, index, now, until)),
+            None => Ok(()),
         }
     }
 
@@ -253,20 +274,23 @@ impl App {
     ) -> Result<Started, AppError> {
         let s = &tenant.settings.recovery;
         let identifier = LoginIdentifier::parse(identifier)?;
-        let id_key = format!("recovery:id:{}:{}", tenant.id, identifier.throttle_key());
         // The identifier's budget is counted only after the CAPTCHA, so
-        // nobody can exhaust a victim's recovery without solving one (with
-        // no CAPTCHA, both budgets are counted in one write).
-        let ip = self.request_budget(tenant, client);
-        let ip = (ip.key.as_str(), ip.rule);
-        let id = (id_key.as_str(), rule(s.requests_per_identifier));
+        // nobody can exhaust a victim's recovery without solving one. The
+        // budgets left are counted in the flow's own write (one write for
+        // the step; on SQLite every write waits its turn at the writer).
+        let id = Budget {
+            key: format!("recovery:id:{}:{}", tenant.id, identifier.throttle_key()),
+            rule: rule(s.requests_per_identifier),
+            messages: false,
+        };
+        let mut budgets = vec![self.request_budget(tenant, client)];
         if tenant.settings.captcha == CaptchaMode::Off {
-            self.count_attempts(&[ip, id]).await?;
+            budgets.push(id);
         } else {
-            self.count_attempts(&[ip]).await?;
+            self.count_budgets(&budgets).await?;
             self.check_captcha(tenant, captcha_id, captcha_answer)
                 .await?;
-            self.count_attempts(&[id]).await?;
+            budgets = vec![id];
         }
         let now = self.clock.now();
 
@@ -315,6 +339,7 @@ impl App {
             (Some(a), _) if !a.disabled => {
                 let offers = self.offers_for(tenant, &a).await?;
                 if offers.is_empty() {
+                    self.count_budgets(&budgets).await?;
                     tracing::info!(tenant = %tenant.slug, "recovery: no self-service method");
                     return Ok(Started {
                         flow_id: None,
@@ -366,7 +391,12 @@ impl App {
             &client.ip.to_string(),
             "success",
         );
-        self.store.create_flow(&record, &event).await?;
+        let attempts = attempts_of(&budgets);
+        if let Counted::Refused { index, until } =
+            self.store.create_flow(&attempts, &record, &event).await?
+        {
+            return Err(refusal(&budgets, index, now, until));
+        }
         Ok(Started {
             expires_at: Some(record.flow.expires_at),
             methods: listed(&record.flow.offers),

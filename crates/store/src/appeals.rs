@@ -148,7 +148,7 @@ impl Store {
         max: i64,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         sqlx::query(
             "UPDATE appeals SET code_tries = code_tries + 1, updated_at = $3, \
              state = CASE WHEN code_tries + 1 >= $2 THEN 'abandoned' ELSE state END, \
@@ -158,7 +158,7 @@ impl Store {
         .bind(id)
         .bind(max)
         .bind(now.0)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(())
     }

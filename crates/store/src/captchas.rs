@@ -40,13 +40,15 @@ impl Store {
         tenant_id: i64,
         now: Timestamp,
     ) -> Result<Option<String>, StoreError> {
+        let mut w = self.writer().await?;
         let row = sqlx::query(
             "DELETE FROM captchas WHERE id_hash = $1 AND tenant_id = $2 RETURNING answer_hmac, expires_at",
         )
         .bind(id_hash)
         .bind(tenant_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *w)
         .await?;
+        drop(w);
         let Some(row) = row else { return Ok(None) };
         let expires_at = crate::rows::int(&row, "expires_at")?;
         if expires_at <= now.0 {

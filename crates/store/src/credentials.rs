@@ -275,14 +275,14 @@ impl Store {
 
     /// Counts a wrong set-up code; the last allowed one drops the code.
     pub async fn emergency_wrong_try(&self, id: i64, max_tries: i64) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         sqlx::query(
             "UPDATE emergency_contacts SET tries = tries + 1, \
              code_hmac = CASE WHEN tries + 1 >= $2 THEN NULL ELSE code_hmac END WHERE id = $1",
         )
         .bind(id)
         .bind(max_tries)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(())
     }

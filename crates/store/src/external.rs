@@ -169,7 +169,7 @@ impl Store {
         key_hash: &str,
         r: &LinkRequest,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         sqlx::query(
             "INSERT INTO link_requests (key_hash, tenant_id, account_id, secret, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -179,7 +179,7 @@ impl Store {
         .bind(r.account_id)
         .bind(r.secret.as_str())
         .bind(r.expires_at.0)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(())
     }
@@ -190,13 +190,13 @@ impl Store {
         &self,
         key_hash: &str,
     ) -> Result<Option<LinkRequest>, StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         let row = sqlx::query(
             "UPDATE link_requests SET used = 1 WHERE key_hash = $1 AND used = 0 \
              RETURNING tenant_id, account_id, secret, expires_at",
         )
         .bind(key_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *w)
         .await?;
         row.map(|row| {
             Ok(LinkRequest {

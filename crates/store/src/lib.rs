@@ -36,7 +36,7 @@ pub use external::{ExternalCheck, LinkRequest, LinkedIdentity};
 pub use outbox::{Channel, DeliveryState, NewMessage, OutboxMessage};
 pub use recovery::{CompletedReset, FlowRecord};
 pub use sessions::{NewSession, Session};
-pub use tenants::{NewTenant, Tenant};
+pub use tenants::{NewTenant, Tenant, TENANT_CACHE_TTL};
 pub use throttles::{Counted, ThrottleRule};
 
 use std::str::FromStr;
@@ -44,10 +44,19 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Every SQLite connection's settings: WAL (readers never wait for the
+/// writer), foreign keys, a busy timeout for other processes' writes, no
+/// sync per commit (WAL keeps the database consistent; a power cut may lose
+/// the last commits), and the file mapped into memory, so reading a page
+/// that is not in the connection's own cache costs no copy.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+     PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+     PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;";
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +87,15 @@ pub struct Store {
     backend: Backend,
     /// One writer at a time on SQLite (see [`write`]).
     writers: write::Gate,
+    /// Tenants recently read by slug.
+    tenants: std::sync::Arc<tenants::TenantCache>,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
-    /// SQLite connections get WAL, foreign keys and a busy timeout.
+    /// SQLite connections get WAL, foreign keys, a busy timeout and a
+    /// memory-mapped file; SQLite's writes get a connection of their own
+    /// (see [`write`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
@@ -96,23 +109,26 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
-                        )
-                        .await?;
+                        conn.execute(SQLITE_SETUP).await?;
                     }
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let writers =
-            (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        let writers = match backend {
+            Backend::Sqlite => {
+                let mut conn = AnyConnection::connect_with(&options).await?;
+                conn.execute(SQLITE_SETUP).await?;
+                Some(write::gate(conn))
+            }
+            Backend::Postgres => None,
+        };
         Ok(Store {
             pool,
             backend,
             writers,
+            tenants: Default::default(),
         })
     }
 
@@ -132,24 +148,16 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
-    /// writes can fail with "database is locked" when another writer got in
-    /// between, whatever the busy timeout.
-    /// On SQLite it first waits its turn at this process's write gate.
+    /// Starts a write transaction (on SQLite, on the writer connection,
+    /// with the database's write lock taken at once; see [`write`]).
     pub(crate) async fn begin(&self) -> Result<write::WriteTx, StoreError> {
-        let gate = write::enter(&self.writers).await;
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(write::WriteTx::new(tx, gate))
+        Ok(write::WriteTx::begin(&self.writers, &self.pool).await?)
     }
 
-    /// Waits for this process's write gate (SQLite) before a single-statement
-    /// write outside a transaction.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        write::enter(&self.writers).await
+    /// A connection for a single-statement write outside a transaction (on
+    /// SQLite, the writer connection; see [`write`]).
+    pub(crate) async fn writer(&self) -> Result<write::WriteConn, StoreError> {
+        Ok(write::WriteConn::acquire(&self.writers, &self.pool).await?)
     }
 
     /// Writes a consistent snapshot of an SQLite database to `path` (which

@@ -197,14 +197,14 @@ impl Store {
     /// Records a delivered message.
     pub async fn message_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
         // The body may hold a code: once delivered it is no longer kept.
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         sqlx::query(
             "UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = 0, last_error = NULL, \
              subject = '', body = '' WHERE id = $2",
         )
         .bind(now.0)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(())
     }
@@ -216,28 +216,28 @@ impl Store {
         next_attempt_at: Timestamp,
         error_class: &str,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         sqlx::query(
             "UPDATE outbox SET state = 'queued', next_attempt_at = $1, lease_until = 0, last_error = $2 WHERE id = $3",
         )
         .bind(next_attempt_at.0)
         .bind(error_class)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(())
     }
 
     /// Gives up on a message.
     pub async fn message_failed(&self, id: i64, error_class: &str) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         sqlx::query(
             "UPDATE outbox SET state = 'failed', lease_until = 0, last_error = $1, subject = '', body = '' \
              WHERE id = $2",
         )
         .bind(error_class)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(())
     }

@@ -108,13 +108,23 @@ pub struct CompletedReset {
 }
 
 impl Store {
-    /// Records a new flow with its audit event.
-    pub async fn create_flow(&self, r: &FlowRecord, event: &AuditEvent) -> Result<(), StoreError> {
+    /// Records a new flow with its audit event, after counting `attempts`
+    /// in the same transaction; a refusal writes only the counts.
+    pub async fn create_flow(
+        &self,
+        attempts: &[(&str, ThrottleRule)],
+        r: &FlowRecord,
+        event: &AuditEvent,
+    ) -> Result<Counted<()>, StoreError> {
         let mut tx = self.begin().await?;
+        if let Some((index, until)) = count_in(&mut tx, attempts, r.created_at).await? {
+            tx.commit().await?;
+            return Ok(Counted::Refused { index, until });
+        }
         insert_flow(&mut tx, r, r.last_message_id).await?;
         audit::append(&mut tx, self.backend, event, r.created_at).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Counted::Done(()))
     }
 
     /// A flow of the tenant by its id hash.

@@ -119,11 +119,11 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         sqlx::query("UPDATE sessions SET authenticated_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now.0)
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&mut *w)
             .await?;
         Ok(())
     }
@@ -134,13 +134,13 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
         )
         .bind(now.0)
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -151,13 +151,13 @@ impl Store {
         account_id: i64,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
         )
         .bind(now.0)
         .bind(account_id)
-        .execute(&self.pool)
+        .execute(&mut *w)
         .await?;
         Ok(done.rows_affected())
     }

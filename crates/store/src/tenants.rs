@@ -1,5 +1,9 @@
 //! Tenants: create, find by slug, list, and change their policy.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::TenantSlug;
 use regain_domain::policy::PasswordPolicy;
@@ -40,6 +44,34 @@ pub struct NewTenant {
     pub settings: TenantSettings,
 }
 
+/// How long a tenant read by slug is kept before it is read again.
+pub const TENANT_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Tenants by slug, each with the moment it was read. Only tenants that
+/// exist are kept, so its size is the number of tenants.
+#[derive(Debug, Default)]
+pub(crate) struct TenantCache(Mutex<HashMap<String, (Instant, Tenant)>>);
+
+impl TenantCache {
+    fn get(&self, slug: &str) -> Option<Tenant> {
+        let map = self.0.lock().ok()?;
+        let (read_at, tenant) = map.get(slug)?;
+        (read_at.elapsed() < TENANT_CACHE_TTL).then(|| tenant.clone())
+    }
+
+    fn put(&self, tenant: &Tenant) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(tenant.slug.clone(), (Instant::now(), tenant.clone()));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+}
+
 const COLUMNS: &str = "id, slug, name, policy, settings, created_at";
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
@@ -60,6 +92,7 @@ impl Store {
         new: &NewTenant,
         now: Timestamp,
     ) -> Result<Tenant, StoreError> {
+        let mut w = self.writer().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO tenants (slug, name, policy, settings, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
@@ -69,19 +102,29 @@ impl Store {
         .bind(to_json(&new.policy)?)
         .bind(to_json(&new.settings)?)
         .bind(now.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *w)
         .await
         .map_err(conflict_as("tenant slug"))?;
         tenant_from_row(&row)
     }
 
-    /// Finds a tenant by slug.
+    /// Finds a tenant by slug. Every request names its tenant, so the
+    /// answer is kept for [`TENANT_CACHE_TTL`]: a change through this
+    /// store is seen at once, one through another process (the CLI, another
+    /// instance) within that time.
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+        if let Some(tenant) = self.tenants.get(slug) {
+            return Ok(Some(tenant));
+        }
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1"))
             .bind(slug)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(tenant_from_row).transpose()
+        let tenant = row.as_ref().map(tenant_from_row).transpose()?;
+        if let Some(t) = &tenant {
+            self.tenants.put(t);
+        }
+        Ok(tenant)
     }
 
     /// Finds a tenant by id.
@@ -107,12 +150,13 @@ impl Store {
         tenant_id: i64,
         settings: &TenantSettings,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         let done = sqlx::query("UPDATE tenants SET settings = $1 WHERE id = $2")
             .bind(to_json(settings)?)
             .bind(tenant_id)
-            .execute(&self.pool)
+            .execute(&mut *w)
             .await?;
+        self.tenants.clear();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));
         }
@@ -125,12 +169,13 @@ impl Store {
         tenant_id: i64,
         policy: &PasswordPolicy,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
+        let mut w = self.writer().await?;
         let done = sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
             .bind(to_json(policy)?)
             .bind(tenant_id)
-            .execute(&self.pool)
+            .execute(&mut *w)
             .await?;
+        self.tenants.clear();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));
         }

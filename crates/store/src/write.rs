@@ -1,58 +1,190 @@
-//! Write transactions, and the one-writer gate that SQLite needs.
+//! Writes, and the one writer connection that SQLite gets.
 //!
-//! SQLite admits one writer at a time. When several connections of the pool
+//! SQLite admits one writer at a time. When several connections of a pool
 //! race for it, the losers get SQLITE_BUSY and SQLite's busy handler makes
 //! them sleep in steps of up to 100 ms: under load, a write that takes a
-//! fraction of a millisecond can wait for hundreds. So this process queues
-//! its writers itself, in arrival order, on an async mutex held from
-//! `BEGIN IMMEDIATE` to the commit: the database never sees two writers of
-//! ours at once. (Another process, such as `regain backup`, still meets the
-//! busy timeout.) PostgreSQL needs no gate.
+//! fraction of a millisecond can wait for hundreds. So on SQLite every write
+//! of this process goes through one dedicated connection, taken in arrival
+//! order behind an async mutex: the database never sees two writers of ours
+//! at once. (Another process, such as `regain backup`, still meets the busy
+//! timeout.)
+//!
+//! One connection for all writes also keeps its page cache: in WAL mode a
+//! connection drops its whole cache when another connection wrote since its
+//! last transaction, so writes spread over a pool re-read their pages every
+//! time. And it skips the pool's check-in round trip to the connection's
+//! thread after each write. Reads still use the pool, concurrently.
+//!
+//! PostgreSQL needs none of this: its writes use the pool.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// The gate: `Some` on SQLite.
-pub(crate) type Gate = Option<Arc<Mutex<()>>>;
+/// The SQLite writer: its connection, and whether a transaction was left
+/// open on it (by a write dropped before its commit, or a failed commit).
+pub(crate) struct Writer {
+    conn: AnyConnection,
+    open: bool,
+}
 
-/// A transaction that holds the write gate until it ends. Dereferences to
-/// the connection, like `sqlx::Transaction`.
-pub(crate) struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _gate: Option<OwnedMutexGuard<()>>,
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("open", &self.open).finish()
+    }
+}
+
+/// `Some` on SQLite.
+pub(crate) type Gate = Option<Arc<Mutex<Writer>>>;
+
+/// Wraps SQLite's writer connection (already set up) for [`Gate`].
+pub(crate) fn gate(conn: AnyConnection) -> Arc<Mutex<Writer>> {
+    Arc::new(Mutex::new(Writer { conn, open: false }))
+}
+
+/// A write transaction: a pool transaction (PostgreSQL), or SQLite's writer
+/// inside `BEGIN IMMEDIATE … COMMIT`, held until the transaction ends.
+/// Dereferences to the connection, like `sqlx::Transaction`. Dropped
+/// without a commit, it rolls back.
+pub(crate) enum WriteTx {
+    Pool(Option<Transaction<'static, Any>>),
+    Sqlite(Option<OwnedMutexGuard<Writer>>),
 }
 
 impl WriteTx {
-    pub(crate) fn new(tx: Transaction<'static, Any>, gate: Option<OwnedMutexGuard<()>>) -> Self {
-        WriteTx { tx, _gate: gate }
+    /// Starts a transaction: on SQLite, waits for the writer and takes the
+    /// database's write lock at once (`BEGIN IMMEDIATE`: a deferred
+    /// transaction that reads and then writes can fail with "database is
+    /// locked" when another process wrote in between).
+    pub(crate) async fn begin(gate: &Gate, pool: &sqlx::AnyPool) -> Result<WriteTx, sqlx::Error> {
+        let Some(gate) = gate else {
+            return Ok(WriteTx::Pool(Some(pool.begin().await?)));
+        };
+        let mut writer = gate.clone().lock_owned().await;
+        writer.settle().await?;
+        writer.conn.execute("BEGIN IMMEDIATE").await?;
+        writer.open = true;
+        Ok(WriteTx::Sqlite(Some(writer)))
     }
 
-    /// Commits, then opens the gate.
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    /// Commits, then lets the next writer in.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self {
+            WriteTx::Pool(tx) => match tx.take() {
+                Some(tx) => tx.commit().await,
+                None => Ok(()),
+            },
+            WriteTx::Sqlite(writer) => {
+                let Some(w) = writer.as_mut() else {
+                    return Ok(());
+                };
+                w.conn.execute("COMMIT").await?;
+                w.open = false;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Writer {
+    /// Rolls back what an earlier write left open.
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        if self.open {
+            self.conn.execute("ROLLBACK").await?;
+            self.open = false;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        // A write that ends without its commit (an error, a cancelled
+        // request) rolls back before the next writer gets in; the guard
+        // travels with the rollback. Without a runtime (shutdown), the next
+        // `begin` rolls back instead.
+        if let WriteTx::Sqlite(writer) = self {
+            if let Some(mut w) = writer.take() {
+                if w.open {
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        runtime.spawn(async move {
+                            let _ = w.settle().await;
+                        });
+                    }
+                }
+            }
+        }
     }
 }
 
 impl Deref for WriteTx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.tx
+        match self {
+            WriteTx::Pool(Some(tx)) => tx,
+            WriteTx::Sqlite(Some(w)) => &w.conn,
+            WriteTx::Pool(None) | WriteTx::Sqlite(None) => unreachable_writer(),
+        }
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match self {
+            WriteTx::Pool(Some(tx)) => tx,
+            WriteTx::Sqlite(Some(w)) => &mut w.conn,
+            WriteTx::Pool(None) | WriteTx::Sqlite(None) => unreachable_writer(),
+        }
     }
 }
 
-/// Waits for the gate, if there is one.
-pub(crate) async fn enter(gate: &Gate) -> Option<OwnedMutexGuard<()>> {
-    match gate {
-        Some(m) => Some(m.clone().lock_owned().await),
-        None => None,
+/// A single-statement write outside a transaction: a pool connection
+/// (PostgreSQL) or SQLite's writer, in autocommit. Dereferences to the
+/// connection.
+pub(crate) enum WriteConn {
+    Pool(PoolConnection<Any>),
+    Sqlite(OwnedMutexGuard<Writer>),
+}
+
+impl WriteConn {
+    /// Waits for SQLite's writer, or takes a pool connection.
+    pub(crate) async fn acquire(
+        gate: &Gate,
+        pool: &sqlx::AnyPool,
+    ) -> Result<WriteConn, sqlx::Error> {
+        let Some(gate) = gate else {
+            return Ok(WriteConn::Pool(pool.acquire().await?));
+        };
+        let mut writer = gate.clone().lock_owned().await;
+        writer.settle().await?;
+        Ok(WriteConn::Sqlite(writer))
     }
+}
+
+impl Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteConn::Pool(c) => c,
+            WriteConn::Sqlite(w) => &w.conn,
+        }
+    }
+}
+
+impl DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteConn::Pool(c) => c,
+            WriteConn::Sqlite(w) => &mut w.conn,
+        }
+    }
+}
+
+/// A committed or dropped [`WriteTx`] gave its writer away and can no
+/// longer be used; the type system cannot see that `commit` consumes it.
+fn unreachable_writer() -> ! {
+    unreachable!("a write transaction used after its end")
 }
