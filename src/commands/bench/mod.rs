@@ -14,6 +14,7 @@
 
 mod api;
 mod argon;
+mod bracket;
 mod chart;
 mod load;
 mod outbox;
@@ -139,10 +140,10 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<()> {
 
 /// What the measured phases produced.
 struct Figures {
-    /// The raw Argon2id limit measured again just before the reset and the
-    /// login steps (the server idle): on a shared machine the limit drifts
-    /// by tens of percent within minutes, so each ratio uses the nearest.
-    argon_near: BTreeMap<&'static str, f64>,
+    /// The reset's and the login's ratios to the raw Argon2id limit,
+    /// measured in rounds between measurements of the limit (see
+    /// [`bracket`]).
+    argon_ratios: BTreeMap<&'static str, bracket::Bracketed>,
     healthz: Summary,
     steps: Vec<Summary>,
     flows: Summary,
@@ -225,10 +226,11 @@ async fn measure(
     )
     .await;
     steps.push(Summary::of("verify", c, samples, wall));
-    let mut argon_near = BTreeMap::new();
-    argon_near.insert("reset", near_limit(config).await?);
+    let mut argon_ratios = BTreeMap::new();
     let a = api.clone();
-    let (samples, _, wall) = drive(
+    let (reset, ratio) = bracket::measure(
+        &config.argon2,
+        "reset",
         verified,
         c,
         move |client, (_, flow, token): &(usize, String, String)| {
@@ -236,14 +238,26 @@ async fn measure(
             timed(async move { a.reset(client, &flow, &token, NEW_PASSWORD).await })
         },
     )
-    .await;
-    steps.push(Summary::of("reset", c, samples, wall));
+    .await?;
+    steps.push(reset);
+    argon_ratios.insert("reset", ratio);
     let login_accounts: Vec<usize> = (0..k)
         .map(|n| k + k / 2 + n % (args.accounts - k - k / 2))
         .collect();
-    argon_near.insert("login", near_limit(config).await?);
-    let login = login_step(&api, login_accounts.clone(), c).await;
+    let a = api.clone();
+    let (login, ratio) = bracket::measure(
+        &config.argon2,
+        "login",
+        login_accounts.clone(),
+        c,
+        move |client, i: &usize| {
+            let (a, i) = (a.clone(), *i);
+            timed(async move { a.login(client, &format!("u{i}"), ORIGINAL_PASSWORD).await })
+        },
+    )
+    .await?;
     steps.push(login);
+    argon_ratios.insert("login", ratio);
     for s in &steps {
         println!("{}", s.line());
     }
@@ -281,7 +295,7 @@ async fn measure(
     let (flood, flood_ok) = flood(&api, &http, server, args.flood, &login_accounts).await;
     println!("flood      {flood}");
     Ok(Figures {
-        argon_near,
+        argon_ratios,
         healthz,
         steps,
         flows,
@@ -289,14 +303,6 @@ async fn measure(
         flood,
         flood_ok,
     })
-}
-
-/// The raw Argon2id limit over 3 s, off the async runtime.
-async fn near_limit(config: &Config) -> anyhow::Result<f64> {
-    let argon = config.argon2;
-    let (per_second, _) =
-        tokio::task::spawn_blocking(move || argon::raw_limit(&argon, 3.0)).await??;
-    Ok(per_second)
 }
 
 async fn login_step(api: &Api, accounts: Vec<usize>, clients: usize) -> Summary {
@@ -519,8 +525,7 @@ fn report(
     f: Figures,
 ) -> anyhow::Result<()> {
     let step = |name: &str| f.steps.iter().find(|s| s.step == name);
-    let limit_near = |name: &str| f.argon_near.get(name).copied().unwrap_or(argon_per_second);
-    let ratio_argon = |name: &str| step(name).map_or(0.0, |s| s.per_second / limit_near(name));
+    let ratio_argon = |name: &str| f.argon_ratios.get(name).map_or(0.0, |b| b.ratio);
     let ratio_floor = |name: &str| step(name).map_or(0.0, |s| s.per_second / f.healthz.per_second);
     let cheap_ok = ["start", "challenge", "verify"].iter().all(|n| {
         step(n).is_some_and(|s| ratio_floor(n) >= 0.25 && s.p99_ms <= 25.0 && s.errors == 0)
@@ -539,7 +544,7 @@ fn report(
         "accounts": args.accounts,
         "clients": args.clients,
         "flows": args.flows,
-        "argon2": {"memory_kib": config.argon2.memory_kib, "iterations": config.argon2.iterations, "parallelism": config.argon2.parallelism, "raw_hashes_per_second": argon_per_second, "raw_before_step": f.argon_near},
+        "argon2": {"memory_kib": config.argon2.memory_kib, "iterations": config.argon2.iterations, "parallelism": config.argon2.parallelism, "raw_hashes_per_second": argon_per_second, "rounds": f.argon_ratios},
         "healthz": f.healthz,
         "steps": f.steps,
         "whole_flows": f.flows,
@@ -561,10 +566,16 @@ fn report(
         f.flows.per_second
     );
     for n in ["login", "reset"] {
+        let rounds = f.argon_ratios.get(n).map_or_else(String::new, |b| {
+            b.rounds
+                .iter()
+                .map(|r| format!("{:.1}/s ÷ {:.1} = {:.2}", r.per_second, r.limit, r.ratio))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
         println!(
-            "{n} ÷ argon2 limit   {:.2}  (limit {:.1} hashes/s measured just before the step)",
+            "{n} ÷ argon2 limit   {:.2}  (median of rounds, each against the limit around it: {rounds})",
             ratio_argon(n),
-            limit_near(n)
         );
     }
     for n in ["start", "challenge", "verify"] {
