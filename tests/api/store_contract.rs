@@ -281,6 +281,24 @@ backend_tests! {
         assert_eq!(events.iter().filter(|e| e.event.action == "recovery.start").count(), 1);
     }
 
+    async fn the_audit_chain_stays_whole_when_two_processes_append(backend: Backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = backend.fresh_url(dir.path()).await;
+        let here = Store::connect(&url, 2).await.unwrap();
+        here.migrate().await.unwrap();
+        let other = Store::connect(&url, 2).await.unwrap();
+        let event = |n: usize| AuditEvent::new(None, "test.event", "tester", &format!("row {n}"), "127.0.0.1", "success");
+        // each store appends in turn, and twice in a row: a writer that
+        // trusted the last hash it wrote would fork the chain
+        for n in 0..6 {
+            let store = if n % 3 == 2 { &other } else { &here };
+            store.audit(&event(n), NOW.plus_secs(n as i64)).await.unwrap();
+        }
+        let (checked, problems) = here.verify_audit(&mut |_, _| {}).await.unwrap();
+        assert_eq!(checked, 6);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
     async fn parallel_attempts_cannot_overrun_the_limit(backend: Backend) {
         let (store, _, _dir) = store(backend).await;
         let rule = ThrottleRule { max_attempts: 5, window_secs: 900, lock_secs: 900 };

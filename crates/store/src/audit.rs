@@ -5,9 +5,9 @@
 use regain_domain::clock::Timestamp;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
 
 use crate::rows::{int, opt_int, text};
+use crate::write::WriteTx;
 use crate::{Backend, Store, StoreError};
 
 /// One security-relevant event. `detail` is a small JSON object that never
@@ -142,9 +142,10 @@ pub fn event_hash(prev_hash: &str, at: Timestamp, e: &AuditEvent) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Appends `e` inside the caller's transaction.
+/// Appends `e` inside the caller's transaction. On SQLite the writer
+/// usually knows the chain's last hash already (see [`WriteTx::audit_tail`]).
 pub(crate) async fn append(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     backend: Backend,
     e: &AuditEvent,
     now: Timestamp,
@@ -152,15 +153,20 @@ pub(crate) async fn append(
     if backend == Backend::Postgres {
         // One appender at a time keeps the chain linear.
         sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7365242)) AS l")
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut **tx)
             .await?;
     }
-    let prev = sqlx::query("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let prev_hash = match prev {
-        Some(row) => text(&row, "hash")?,
-        None => String::new(),
+    let prev_hash = match tx.audit_tail() {
+        Some(known) => known.to_string(),
+        None => {
+            let prev = sqlx::query("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut **tx)
+                .await?;
+            match prev {
+                Some(row) => text(&row, "hash")?,
+                None => String::new(),
+            }
+        }
     };
     let hash = event_hash(&prev_hash, now, e);
     sqlx::query(
@@ -177,8 +183,9 @@ pub(crate) async fn append(
     .bind(e.detail.as_str())
     .bind(prev_hash.as_str())
     .bind(hash.as_str())
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
+    tx.appended_audit(&hash);
     Ok(())
 }
 

@@ -21,14 +21,25 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Executor, Transaction};
+use sqlx::{Any, AnyConnection, Executor, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// The SQLite writer: its connection, and whether a transaction was left
-/// open on it (by a write dropped before its commit, or a failed commit).
+/// The SQLite writer: its connection, whether a transaction was left open
+/// on it (by a write dropped before its commit, or a failed commit), and
+/// what it knows of the audit chain's last row.
 pub(crate) struct Writer {
     conn: AnyConnection,
     open: bool,
+    /// The hash of the audit chain's last row as of this connection's last
+    /// commit, with the database's `data_version` then. SQLite changes
+    /// `data_version` whenever another connection (another process: the
+    /// CLI, a backup restore) commits; while it is unchanged, no row was
+    /// appended but ours, and the append skips reading the tail.
+    audit_tail: Option<(i64, String)>,
+    /// During a transaction: the chain's last hash when known, and the
+    /// `data_version` read at its start.
+    tx_tail: Option<String>,
+    tx_version: i64,
 }
 
 impl std::fmt::Debug for Writer {
@@ -42,7 +53,13 @@ pub(crate) type Gate = Option<Arc<Mutex<Writer>>>;
 
 /// Wraps SQLite's writer connection (already set up) for [`Gate`].
 pub(crate) fn gate(conn: AnyConnection) -> Arc<Mutex<Writer>> {
-    Arc::new(Mutex::new(Writer { conn, open: false }))
+    Arc::new(Mutex::new(Writer {
+        conn,
+        open: false,
+        audit_tail: None,
+        tx_tail: None,
+        tx_version: 0,
+    }))
 }
 
 /// A write transaction: a pool transaction (PostgreSQL), or SQLite's writer
@@ -64,9 +81,19 @@ impl WriteTx {
             return Ok(WriteTx::Pool(Some(pool.begin().await?)));
         };
         let mut writer = gate.clone().lock_owned().await;
-        writer.settle().await?;
-        writer.conn.execute("BEGIN IMMEDIATE").await?;
+        writer.settle().await;
+        // One round trip for both: every statement is a hop to the
+        // connection's thread, and the writer is held across all of them.
         writer.open = true;
+        let rows = sqlx::query("BEGIN IMMEDIATE; PRAGMA data_version")
+            .fetch_all(&mut writer.conn)
+            .await?;
+        let version: i64 = rows.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
+        writer.tx_version = version;
+        writer.tx_tail = match writer.audit_tail.take() {
+            Some((v, hash)) if v == version => Some(hash),
+            _ => None,
+        };
         Ok(WriteTx::Sqlite(Some(writer)))
     }
 
@@ -83,20 +110,42 @@ impl WriteTx {
                 };
                 w.conn.execute("COMMIT").await?;
                 w.open = false;
+                // Our own commit leaves this connection's data_version as
+                // it was.
+                w.audit_tail = w.tx_tail.take().map(|hash| (w.tx_version, hash));
                 Ok(())
             }
         }
     }
 }
 
-impl Writer {
-    /// Rolls back what an earlier write left open.
-    async fn settle(&mut self) -> Result<(), sqlx::Error> {
-        if self.open {
-            self.conn.execute("ROLLBACK").await?;
-            self.open = false;
+impl WriteTx {
+    /// The audit chain's last hash, when the SQLite writer knows it.
+    pub(crate) fn audit_tail(&self) -> Option<&str> {
+        match self {
+            WriteTx::Sqlite(Some(w)) => w.tx_tail.as_deref(),
+            _ => None,
         }
-        Ok(())
+    }
+
+    /// Records the hash of the row just appended to the audit chain.
+    pub(crate) fn appended_audit(&mut self, hash: &str) {
+        if let WriteTx::Sqlite(Some(w)) = self {
+            w.tx_tail = Some(hash.to_string());
+        }
+    }
+}
+
+impl Writer {
+    /// Rolls back what an earlier write left open (an error there means no
+    /// transaction was open: a `BEGIN` that failed). What the writer knew
+    /// of the audit chain goes with it.
+    async fn settle(&mut self) {
+        if self.open {
+            let _ = self.conn.execute("ROLLBACK").await;
+            self.open = false;
+            self.tx_tail = None;
+        }
     }
 }
 
@@ -111,7 +160,7 @@ impl Drop for WriteTx {
                 if w.open {
                     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                         runtime.spawn(async move {
-                            let _ = w.settle().await;
+                            w.settle().await;
                         });
                     }
                 }
@@ -159,7 +208,7 @@ impl WriteConn {
             return Ok(WriteConn::Pool(pool.acquire().await?));
         };
         let mut writer = gate.clone().lock_owned().await;
-        writer.settle().await?;
+        writer.settle().await;
         Ok(WriteConn::Sqlite(writer))
     }
 }
