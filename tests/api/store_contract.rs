@@ -299,6 +299,32 @@ backend_tests! {
         assert!(problems.is_empty(), "{problems:?}");
     }
 
+    async fn several_keys_count_in_order_and_stop_at_the_first_refusal(backend: Backend) {
+        let (store, _, _dir) = store(backend).await;
+        let two = ThrottleRule { max_attempts: 2, window_secs: 60, lock_secs: 300 };
+        let many = ThrottleRule { max_attempts: 100, window_secs: 60, lock_secs: 300 };
+        let keys = [("ip", two), ("id", many)];
+        assert_eq!(store.throttle_attempts(&keys, NOW).await.unwrap(), None);
+        assert_eq!(store.throttle_attempts(&keys, NOW).await.unwrap(), None);
+        // the third goes over the first key's limit: refused there, and the
+        // second key is not charged for it
+        assert_eq!(store.throttle_attempts(&keys, NOW).await.unwrap(), Some((0, NOW.plus_secs(300))));
+        assert_eq!(store.throttle_attempts(&keys, NOW).await.unwrap(), Some((0, NOW.plus_secs(300))));
+        let id_only = [("id", ThrottleRule { max_attempts: 3, ..many })];
+        assert_eq!(store.throttle_attempts(&id_only, NOW).await.unwrap(), None, "2 + 1 attempts on id");
+        assert!(store.throttle_attempts(&id_only, NOW).await.unwrap().is_some(), "the 4th on id is over 3");
+
+        // a refusal at the second key leaves the first one counted
+        let keys = [("a", many), ("b", two)];
+        for _ in 0..2 {
+            assert_eq!(store.throttle_attempts(&keys, NOW).await.unwrap(), None);
+        }
+        assert_eq!(store.throttle_attempts(&keys, NOW).await.unwrap(), Some((1, NOW.plus_secs(300))));
+        let a_only = [("a", ThrottleRule { max_attempts: 4, ..many })];
+        assert_eq!(store.throttle_attempts(&a_only, NOW).await.unwrap(), None, "3 + 1 attempts on a");
+        assert!(store.throttle_attempts(&a_only, NOW).await.unwrap().is_some());
+    }
+
     async fn parallel_attempts_cannot_overrun_the_limit(backend: Backend) {
         let (store, _, _dir) = store(backend).await;
         let rule = ThrottleRule { max_attempts: 5, window_secs: 900, lock_secs: 900 };

@@ -21,6 +21,26 @@ backend_tests! {
         assert_eq!(t.login("acme", PASSWORD).await.0, 201);
     }
 
+    async fn a_success_forgets_the_identifiers_failures_and_gives_the_address_its_attempt_back(backend: Backend) {
+        let t = TestApp::spawn_with(backend.clone(), |c| c.login.ip_max_failures = 3).await;
+        t.account("acme", None, None).await;
+        // the address: successes are given back, so it never fills up
+        for _ in 0..5 {
+            assert_eq!(t.login("acme", PASSWORD).await.0, 201);
+        }
+        // the identifier: four failures, then a success forgets them
+        let other = TestApp::spawn(backend).await;
+        other.account("acme", None, None).await;
+        for _ in 0..4 {
+            assert_eq!(other.login("acme", "Wrong-password-1").await.0, 401);
+        }
+        assert_eq!(other.login("acme", PASSWORD).await.0, 201);
+        for n in 0..5 {
+            assert_eq!(other.login("acme", "Wrong-password-1").await.0, 401, "failure {n} after the success");
+        }
+        assert_eq!(other.login("acme", "Wrong-password-1").await.0, 429);
+    }
+
     async fn unknown_identifiers_lock_exactly_like_known_ones(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         t.account("acme", None, None).await;
@@ -79,7 +99,7 @@ backend_tests! {
     }
 
     async fn spoofed_forwarded_for_does_not_escape_the_address_limit(backend: Backend) {
-        let t = TestApp::spawn_with(backend, |c| c.login.ip_max_failures = 3).await;
+        let t = TestApp::spawn_with(backend.clone(), |c| c.login.ip_max_failures = 3).await;
         for i in 0..3 {
             let (status, _, _) = t.login_from(&format!("ghost{i}"), "Wrong-password-1", Some(&format!("203.0.113.{i}"))).await;
             assert_eq!(status, 401);

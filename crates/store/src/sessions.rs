@@ -85,12 +85,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        for key in clear {
-            crate::throttles::clear_in(&mut tx, key).await?;
-        }
-        for key in refund {
-            crate::throttles::refund_in(&mut tx, key).await?;
-        }
+        crate::throttles::settle_in(&mut tx, clear, refund).await?;
         insert_session(&mut tx, new, now).await?;
         audit::append(&mut tx, self.backend, event, now).await?;
         tx.commit().await?;

@@ -10,6 +10,7 @@
 use regain_domain::clock::Timestamp;
 
 use crate::rows::int;
+use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
 /// When a key gets locked, and for how long.
@@ -39,18 +40,114 @@ pub enum Counted<T> {
     },
 }
 
-/// Counts `attempts` inside the caller's transaction; the first refusal.
+/// Counts `attempts` inside the caller's transaction; the first refusal
+/// (the keys after it are not counted).
 pub(crate) async fn count_in(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut WriteTx,
     attempts: &[(&str, ThrottleRule)],
     now: Timestamp,
 ) -> Result<Option<(usize, Timestamp)>, StoreError> {
+    if attempts.len() > 1 && tx.is_sqlite() {
+        return count_together(tx, attempts, now).await;
+    }
     for (i, (key, rule)) in attempts.iter().enumerate() {
-        if let Some(until) = attempt(conn, key, *rule, now).await? {
+        let row = upsert(UPSERT, &[(key, *rule)], now)
+            .fetch_one(&mut **tx)
+            .await?;
+        if let Some(until) = judge(tx, key, *rule, now, &row).await? {
             return Ok(Some((i, until)));
         }
     }
     Ok(None)
+}
+
+/// [`count_in`] on SQLite's writer: every key's upsert in one round trip
+/// (statements are hops to the connection's thread, and the writer is held
+/// across all of them). Keys after a refused one were counted with it, so
+/// they get their attempt back.
+async fn count_together(
+    tx: &mut WriteTx,
+    attempts: &[(&str, ThrottleRule)],
+    now: Timestamp,
+) -> Result<Option<(usize, Timestamp)>, StoreError> {
+    let sql: Vec<String> = (0..attempts.len())
+        .map(|i| renumbered(UPSERT, i * 3))
+        .collect();
+    let sql = sql.join("; ");
+    let rows = upsert(&sql, attempts, now).fetch_all(&mut **tx).await?;
+    if rows.len() != attempts.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} attempt counters answered for {}",
+            rows.len(),
+            attempts.len()
+        )));
+    }
+    for (i, ((key, rule), row)) in attempts.iter().zip(&rows).enumerate() {
+        if let Some(until) = judge(tx, key, *rule, now, row).await? {
+            for ((later, _), row) in attempts.iter().zip(&rows).skip(i + 1) {
+                // A locked key was not counted (its count is 0 meanwhile).
+                if int(row, "locked_until")? <= now.0 {
+                    refund_in(tx, later).await?;
+                }
+            }
+            return Ok(Some((i, until)));
+        }
+    }
+    Ok(None)
+}
+
+/// Settles a success's counters inside the caller's transaction: forgets
+/// the `clear` keys and gives one attempt of each `refund` key back (on
+/// SQLite in one round trip).
+pub(crate) async fn settle_in(
+    tx: &mut WriteTx,
+    clear: &[&str],
+    refund: &[&str],
+) -> Result<(), StoreError> {
+    if clear.len() + refund.len() > 1 && tx.is_sqlite() {
+        let statements: Vec<String> = clear
+            .iter()
+            .map(|_| CLEAR)
+            .chain(refund.iter().map(|_| REFUND))
+            .enumerate()
+            .map(|(i, sql)| renumbered(sql, i))
+            .collect();
+        let sql = statements.join("; ");
+        let mut q = sqlx::query(&sql);
+        for key in clear.iter().chain(refund) {
+            q = q.bind(*key);
+        }
+        q.execute(&mut **tx).await?;
+        return Ok(());
+    }
+    for key in clear {
+        clear_in(tx, key).await?;
+    }
+    for key in refund {
+        refund_in(tx, key).await?;
+    }
+    Ok(())
+}
+
+/// `sql` with its parameters `$1`, `$2`, … shifted by `by` (the
+/// statements of one multi-statement query share one list of arguments).
+fn renumbered(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits: String = rest[at + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&format!("${}", n + by)),
+            Err(_) => out.push('$'),
+        }
+        rest = &rest[at + 1 + digits.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Store {
@@ -152,33 +249,49 @@ impl Store {
     }
 }
 
-/// One attempt on `key` inside the caller's transaction.
-async fn attempt(
+/// One attempt on `$1`, at `$2`, in a window of `$3` seconds. The upsert
+/// locks the row (PostgreSQL) or the database (SQLite, BEGIN IMMEDIATE)
+/// until commit, so concurrent attempts serialize.
+const UPSERT: &str =
+    "INSERT INTO throttles (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
+     ON CONFLICT (key) DO UPDATE SET \
+       failures = CASE WHEN throttles.locked_until > $2 THEN throttles.failures \
+                       WHEN throttles.window_start + $3 <= $2 THEN 1 \
+                       ELSE throttles.failures + 1 END, \
+       window_start = CASE WHEN throttles.locked_until > $2 THEN throttles.window_start \
+                           WHEN throttles.window_start + $3 <= $2 THEN $2 \
+                           ELSE throttles.window_start END \
+     RETURNING failures, locked_until";
+
+const CLEAR: &str = "DELETE FROM throttles WHERE key = $1";
+
+const REFUND: &str =
+    "UPDATE throttles SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = $1";
+
+/// `sql` (one or more upserts) bound to `attempts` in order.
+fn upsert<'q>(
+    sql: &'q str,
+    attempts: &'q [(&'q str, ThrottleRule)],
+    now: Timestamp,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for (key, rule) in attempts {
+        q = q.bind(*key).bind(now.0).bind(rule.window_secs);
+    }
+    q
+}
+
+/// Whether the counted attempt `row` of `key` is refused: the key is
+/// locked, or this attempt went over the limit and locks it.
+async fn judge(
     conn: &mut sqlx::AnyConnection,
     key: &str,
     rule: ThrottleRule,
     now: Timestamp,
+    row: &sqlx::any::AnyRow,
 ) -> Result<Option<Timestamp>, StoreError> {
-    // The upsert locks the row (PostgreSQL) or the database (SQLite,
-    // BEGIN IMMEDIATE) until commit, so concurrent attempts serialize.
-    let row = sqlx::query(
-        "INSERT INTO throttles (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
-         ON CONFLICT (key) DO UPDATE SET \
-           failures = CASE WHEN throttles.locked_until > $2 THEN throttles.failures \
-                           WHEN throttles.window_start + $3 <= $2 THEN 1 \
-                           ELSE throttles.failures + 1 END, \
-           window_start = CASE WHEN throttles.locked_until > $2 THEN throttles.window_start \
-                               WHEN throttles.window_start + $3 <= $2 THEN $2 \
-                               ELSE throttles.window_start END \
-         RETURNING failures, locked_until",
-    )
-    .bind(key)
-    .bind(now.0)
-    .bind(rule.window_secs)
-    .fetch_one(&mut *conn)
-    .await?;
-    let locked_until = int(&row, "locked_until")?;
-    let attempts = int(&row, "failures")?;
+    let locked_until = int(row, "locked_until")?;
+    let attempts = int(row, "failures")?;
     if locked_until > now.0 {
         return Ok(Some(Timestamp(locked_until)));
     }
@@ -199,20 +312,27 @@ async fn attempt(
 
 /// Forgets `key` inside the caller's transaction.
 pub(crate) async fn clear_in(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM throttles WHERE key = $1")
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(CLEAR).bind(key).execute(&mut *conn).await?;
     Ok(())
 }
 
 /// Gives one attempt of `key` back inside the caller's transaction.
 pub(crate) async fn refund_in(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE throttles SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = $1",
-    )
-    .bind(key)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(REFUND).bind(key).execute(&mut *conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumbered;
+
+    #[test]
+    fn parameters_are_shifted_for_a_multi_statement_query() {
+        assert_eq!(
+            renumbered("a = $1 AND b = $2 OR c = $12", 3),
+            "a = $4 AND b = $5 OR c = $15"
+        );
+        assert_eq!(renumbered("no parameters", 5), "no parameters");
+        assert_eq!(renumbered("cost $ and $x", 1), "cost $ and $x");
+    }
 }

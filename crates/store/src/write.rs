@@ -120,6 +120,12 @@ impl WriteTx {
 }
 
 impl WriteTx {
+    /// Whether this is SQLite's writer (which takes several statements in
+    /// one round trip).
+    pub(crate) fn is_sqlite(&self) -> bool {
+        matches!(self, WriteTx::Sqlite(_))
+    }
+
     /// The audit chain's last hash, when the SQLite writer knows it.
     pub(crate) fn audit_tail(&self) -> Option<&str> {
         match self {
