@@ -39,14 +39,27 @@ async fn store(backend: Backend) -> (Store, i64, tempfile::TempDir) {
         .unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.unwrap(); // idempotent
-    let tenant = NewTenant {
+    let t = store.create_tenant(&acme(), NOW).await.unwrap();
+    (store, t.id, dir)
+}
+
+fn acme() -> NewTenant {
+    NewTenant {
         slug: TenantSlug::parse("acme").unwrap(),
         name: "Acme".into(),
         policy: Preset::Cloud.policy(),
         settings: TenantSettings::default(),
-    };
-    let t = store.create_tenant(&tenant, NOW).await.unwrap();
-    (store, t.id, dir)
+    }
+}
+
+/// Two stores on one fresh database, as two processes would have.
+async fn two_stores(backend: Backend) -> (Store, Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backend.fresh_url(dir.path()).await;
+    let here = Store::connect(&url, 2).await.unwrap();
+    here.migrate().await.unwrap();
+    let other = Store::connect(&url, 2).await.unwrap();
+    (here, other, dir)
 }
 
 backend_tests! {
@@ -226,18 +239,8 @@ backend_tests! {
     }
 
     async fn a_tenant_change_shows_at_once_here_and_soon_in_another_process(backend: Backend) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = backend.fresh_url(dir.path()).await;
-        let here = Store::connect(&url, 2).await.unwrap();
-        here.migrate().await.unwrap();
-        let other = Store::connect(&url, 2).await.unwrap();
-        let new = NewTenant {
-            slug: TenantSlug::parse("acme").unwrap(),
-            name: "Acme".into(),
-            policy: Preset::Cloud.policy(),
-            settings: TenantSettings::default(),
-        };
-        let t = here.create_tenant(&new, NOW).await.unwrap();
+        let (here, other, _dir) = two_stores(backend).await;
+        let t = here.create_tenant(&acme(), NOW).await.unwrap();
         assert_eq!(other.tenant_by_slug("acme").await.unwrap().unwrap().settings.max_accounts_per_contact, 5);
         // a change through a store is seen by that store at once
         let mut settings = t.settings.clone();
@@ -282,11 +285,7 @@ backend_tests! {
     }
 
     async fn the_audit_chain_stays_whole_when_two_processes_append(backend: Backend) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = backend.fresh_url(dir.path()).await;
-        let here = Store::connect(&url, 2).await.unwrap();
-        here.migrate().await.unwrap();
-        let other = Store::connect(&url, 2).await.unwrap();
+        let (here, other, _dir) = two_stores(backend).await;
         let event = |n: usize| AuditEvent::new(None, "test.event", "tester", &format!("row {n}"), "127.0.0.1", "success");
         // each store appends in turn, and twice in a row: a writer that
         // trusted the last hash it wrote would fork the chain
