@@ -15,6 +15,12 @@
 //! time. And it skips the pool's check-in round trip to the connection's
 //! thread after each write. Reads still use the pool, concurrently.
 //!
+//! The writer is held across every statement of a write, and each statement
+//! is a round trip to the connection's thread, so the SQLite writer saves
+//! round trips where it safely can: it knows the audit chain's last hash
+//! while no other connection has committed ([`WriteTx::audit_tail`]), and
+//! attempt counters go several statements at a time (`throttles`).
+//!
 //! PostgreSQL needs none of this: its writes use the pool.
 
 use std::ops::{Deref, DerefMut};
