@@ -238,8 +238,8 @@ impl App {
         tenant: &Tenant,
         client: &Client,
     ) -> Result<(), AppError> {
-        let budget = self.request_budget(tenant, client);
-        self.count_attempts(&[(&budget.key, budget.rule)]).await
+        self.count_budgets(&[self.request_budget(tenant, client)])
+            .await
     }
 
     /// Starts a recovery for `identifier`, behind the CAPTCHA.

@@ -70,10 +70,7 @@ async fn count_together(
     attempts: &[(&str, ThrottleRule)],
     now: Timestamp,
 ) -> Result<Option<(usize, Timestamp)>, StoreError> {
-    let sql: Vec<String> = (0..attempts.len())
-        .map(|i| renumbered(UPSERT, i * 3))
-        .collect();
-    let sql = sql.join("; ");
+    let sql = joined(attempts.iter().map(|_| (UPSERT, 3)));
     let rows = upsert(&sql, attempts, now).fetch_all(&mut **tx).await?;
     if rows.len() != attempts.len() {
         return Err(StoreError::Corrupt(format!(
@@ -105,14 +102,12 @@ pub(crate) async fn settle_in(
     refund: &[&str],
 ) -> Result<(), StoreError> {
     if clear.len() + refund.len() > 1 && tx.is_sqlite() {
-        let statements: Vec<String> = clear
-            .iter()
-            .map(|_| CLEAR)
-            .chain(refund.iter().map(|_| REFUND))
-            .enumerate()
-            .map(|(i, sql)| renumbered(sql, i))
-            .collect();
-        let sql = statements.join("; ");
+        let sql = joined(
+            clear
+                .iter()
+                .map(|_| (CLEAR, 1))
+                .chain(refund.iter().map(|_| (REFUND, 1))),
+        );
         let mut q = sqlx::query(&sql);
         for key in clear.iter().chain(refund) {
             q = q.bind(*key);
@@ -129,8 +124,20 @@ pub(crate) async fn settle_in(
     Ok(())
 }
 
-/// `sql` with its parameters `$1`, `$2`, … shifted by `by` (the
-/// statements of one multi-statement query share one list of arguments).
+/// One multi-statement query (SQLite) of `statements`, each given with its
+/// number of parameters: they share one list of arguments, so each
+/// statement's `$1`, `$2`, … are shifted past the ones before it.
+fn joined<'a>(statements: impl Iterator<Item = (&'a str, usize)>) -> String {
+    let mut by = 0;
+    let mut parts = Vec::new();
+    for (sql, parameters) in statements {
+        parts.push(renumbered(sql, by));
+        by += parameters;
+    }
+    parts.join("; ")
+}
+
+/// `sql` with its parameters `$1`, `$2`, … shifted by `by`.
 fn renumbered(sql: &str, by: usize) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut rest = sql;
@@ -324,7 +331,7 @@ pub(crate) async fn refund_in(conn: &mut sqlx::AnyConnection, key: &str) -> Resu
 
 #[cfg(test)]
 mod tests {
-    use super::renumbered;
+    use super::{joined, renumbered};
 
     #[test]
     fn parameters_are_shifted_for_a_multi_statement_query() {
@@ -334,5 +341,9 @@ mod tests {
         );
         assert_eq!(renumbered("no parameters", 5), "no parameters");
         assert_eq!(renumbered("cost $ and $x", 1), "cost $ and $x");
+        assert_eq!(
+            joined([("a = $1", 1), ("b = $1 + $2", 2), ("c = $1", 1)].into_iter()),
+            "a = $1; b = $2 + $3; c = $4"
+        );
     }
 }

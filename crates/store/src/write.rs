@@ -123,9 +123,7 @@ impl WriteTx {
             }
         }
     }
-}
 
-impl WriteTx {
     /// Whether this is SQLite's writer (which takes several statements in
     /// one round trip).
     pub(crate) fn is_sqlite(&self) -> bool {

@@ -1,9 +1,9 @@
 //! `regain bench`: where the service stands against the machine's Argon2id
 //! limit and its own HTTP floor, in one run.
 //!
-//! 1. the raw Argon2id limit (every core, outside the server), measured
-//!    again just before the reset and login steps, whose ratios use the
-//!    nearest measurement;
+//! 1. the raw Argon2id limit (every core, outside the server); the reset
+//!    and login steps run in rounds between measurements of it, and their
+//!    ratios are the median of the rounds' (see [`bracket`]);
 //! 2. the real server as a child process, a tenant with N accounts;
 //! 3. `/healthz` under C clients (the HTTP floor);
 //! 4. each recovery step in turn (start, challenge, verify, reset) and
@@ -36,7 +36,7 @@ use regain_store::{AuditEvent, NewAccount, Placement};
 use serde_json::json;
 
 use self::api::Api;
-use self::load::{drive, timed};
+use self::load::{drive, timed, Outcome};
 use self::outbox::Outbox;
 use self::server::Server;
 use self::stats::{Samples, Summary};
@@ -250,10 +250,7 @@ async fn measure(
         "login",
         login_accounts.clone(),
         c,
-        move |client, i: &usize| {
-            let (a, i) = (a.clone(), *i);
-            timed(async move { a.login(client, &format!("u{i}"), ORIGINAL_PASSWORD).await })
-        },
+        move |client, i: &usize| log_in(a.clone(), client, *i),
     )
     .await?;
     steps.push(login);
@@ -308,11 +305,15 @@ async fn measure(
 async fn login_step(api: &Api, accounts: Vec<usize>, clients: usize) -> Summary {
     let a = api.clone();
     let (samples, _, wall) = drive(accounts, clients, move |client, i| {
-        let (a, i) = (a.clone(), *i);
-        timed(async move { a.login(client, &format!("u{i}"), ORIGINAL_PASSWORD).await })
+        log_in(a.clone(), client, *i)
     })
     .await;
     Summary::of("login", clients, samples, wall)
+}
+
+/// One timed log-on of account `i` with its original password.
+async fn log_in(api: Api, client: usize, i: usize) -> Outcome<()> {
+    timed(async move { api.login(client, &format!("u{i}"), ORIGINAL_PASSWORD).await }).await
 }
 
 /// Start → challenge → read the code → verify → reset → log in.
