@@ -62,6 +62,18 @@ async fn two_stores(backend: Backend) -> (Store, Store, tempfile::TempDir) {
     (here, other, dir)
 }
 
+/// A queued email, `key` its idempotency key.
+fn message(tid: i64, key: &str) -> regain_store::NewMessage {
+    regain_store::NewMessage {
+        tenant_id: tid,
+        channel: regain_store::Channel::Email,
+        recipient: "a@example.com".into(),
+        subject: "s".into(),
+        body: "b".into(),
+        idempotency_key: key.into(),
+    }
+}
+
 backend_tests! {
     async fn tenant_slugs_are_unique(backend: Backend) {
         let (store, _, _dir) = store(backend).await;
@@ -343,25 +355,38 @@ backend_tests! {
 
     async fn a_crashed_send_is_claimed_again_after_its_lease(backend: Backend) {
         let (store, tid, _dir) = store(backend).await;
-        let m = regain_store::NewMessage {
-            tenant_id: tid,
-            channel: regain_store::Channel::Email,
-            recipient: "a@example.com".into(),
-            subject: "s".into(),
-            body: "b".into(),
-            idempotency_key: "k1".into(),
-        };
-        store.enqueue_messages(&[m], NOW).await.unwrap();
-        let first = store.claim_message(NOW, 60).await.unwrap().expect("due");
-        assert_eq!(first.attempts, 1);
-        assert!(store.claim_message(NOW.plus_secs(59), 60).await.unwrap().is_none(), "leased");
+        store.enqueue_messages(&[message(tid, "k1")], NOW).await.unwrap();
+        let first = store.claim_messages(NOW, 60, 8).await.unwrap();
+        assert_eq!(first.len(), 1, "due");
+        assert_eq!(first[0].attempts, 1);
+        assert!(store.claim_messages(NOW.plus_secs(59), 60, 8).await.unwrap().is_empty(), "leased");
         // the sender died without recording anything: after the lease, again
-        let again = store.claim_message(NOW.plus_secs(60), 60).await.unwrap().expect("reclaimed");
-        assert_eq!((again.id, again.attempts, again.idempotency_key.as_str()), (first.id, 2, "k1"));
-        store.message_sent(again.id, NOW.plus_secs(61)).await.unwrap();
-        assert!(store.claim_message(NOW.plus_secs(600), 60).await.unwrap().is_none(), "sent once");
-        let (state, _) = store.message_status(again.id).await.unwrap().unwrap();
+        let again = store.claim_messages(NOW.plus_secs(60), 60, 8).await.unwrap();
+        assert_eq!((again[0].id, again[0].attempts, again[0].idempotency_key.as_str()), (first[0].id, 2, "k1"));
+        store.messages_sent(&[again[0].id], NOW.plus_secs(61)).await.unwrap();
+        assert!(store.claim_messages(NOW.plus_secs(600), 60, 8).await.unwrap().is_empty(), "sent once");
+        let (state, _) = store.message_status(again[0].id).await.unwrap().unwrap();
         assert_eq!(state, regain_store::DeliveryState::Sent);
+    }
+
+    async fn messages_are_claimed_in_batches_oldest_first_and_settled_together(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let all: Vec<_> = (0..5).map(|i| message(tid, &format!("k{i}"))).collect();
+        let ids = store.enqueue_messages(&all, NOW).await.unwrap();
+        let first = store.claim_messages(NOW, 60, 3).await.unwrap();
+        assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..3], "the oldest three, in order");
+        let rest = store.claim_messages(NOW, 60, 3).await.unwrap();
+        assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[3..], "the batch ahead is leased");
+        // two sent, one handed back unsent
+        store.messages_sent(&ids[..2], NOW.plus_secs(1)).await.unwrap();
+        store.release_messages(&ids[2..3]).await.unwrap();
+        for id in &ids[..2] {
+            let (state, _) = store.message_status(*id).await.unwrap().unwrap();
+            assert_eq!(state, regain_store::DeliveryState::Sent);
+        }
+        let again = store.claim_messages(NOW.plus_secs(1), 60, 8).await.unwrap();
+        assert_eq!(again.len(), 1, "only the released one is due before the lease ends");
+        assert_eq!((again[0].id, again[0].attempts), (ids[2], 1), "its unsent try is not counted");
     }
 
     async fn the_nearest_override_wins_field_by_field(backend: Backend) {

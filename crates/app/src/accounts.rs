@@ -260,7 +260,9 @@ impl App {
             .await?)
     }
 
-    /// Every violation of `password` for `account`, history included.
+    /// Every violation of `password` for `account` under `policy` (the
+    /// account's effective one, which the caller has at hand), history
+    /// included.
     ///
     /// `refuse_current`: a change by the account itself or an
     /// administrator must change something, so the current password is
@@ -271,12 +273,11 @@ impl App {
     /// history counts, and with none no hash is checked.
     pub async fn check_new_password(
         &self,
-        tenant: &Tenant,
+        policy: &PasswordPolicy,
         account: &Account,
         password: &Password,
         refuse_current: bool,
     ) -> Result<Vec<Violation>, AppError> {
-        let policy: PasswordPolicy = self.effective_policy(tenant, account).await?.policy;
         let email = account.email_parsed();
         let subject = Subject {
             username: Some(&account.username),

@@ -341,7 +341,7 @@ impl App {
         password: String,
     ) -> Result<(), AppError> {
         let password = Password::parse(password).map_err(|_| AppError::InvalidCredentials)?;
-        let key = format!("password:acct:{}", auth.account.id);
+        let key = crate::auth::password_check_key(auth.account.id);
         let rule = regain_store::ThrottleRule {
             max_attempts: self.config.login.max_failures,
             window_secs: i64::from(self.config.login.window_minutes) * 60,
@@ -400,7 +400,7 @@ impl App {
                     }
                 };
                 let violations = self
-                    .check_new_password(tenant, &target, &password, true)
+                    .check_new_password(&policy, &target, &password, true)
                     .await?;
                 if !violations.is_empty() {
                     return Err(AppError::Policy(violations));

@@ -60,6 +60,17 @@ pub struct Authenticated {
 
 /// The refusal of an attempt over its budget, counted in the metrics:
 /// `messages` for a destination's hourly cap, otherwise an attempt limit.
+/// The attempt counter of one login identifier of a tenant.
+pub(crate) fn login_id_key(tenant_id: i64, identifier: &LoginIdentifier) -> String {
+    format!("login:id:{tenant_id}:{}", identifier.throttle_key())
+}
+
+/// The attempt counter of an account's password checks while logged in
+/// (a change, an administrator's re-authentication).
+pub(crate) fn password_check_key(account_id: i64) -> String {
+    format!("password:acct:{account_id}")
+}
+
 pub(crate) fn over_budget(key: &str, messages: bool, now: Timestamp, until: Timestamp) -> AppError {
     if !key.is_empty() {
         crate::metrics::rate_limited(key);
@@ -163,7 +174,7 @@ impl App {
         let password = Password::parse(password)?;
         let now = self.clock.now();
 
-        let id_key = format!("login:id:{}:{}", tenant.id, identifier.throttle_key());
+        let id_key = login_id_key(tenant.id, &identifier);
         let ip_key = format!("login:ip:{}:{}", tenant.id, client.throttle_address());
         self.count_attempts(&[
             (&ip_key, self.login_rule(self.config.login.ip_max_failures)),
@@ -368,7 +379,7 @@ impl App {
         let new = Password::parse(new)?;
         let now = self.clock.now();
         let account = &auth.account;
-        let key = format!("password:acct:{}", account.id);
+        let key = password_check_key(account.id);
         self.count_attempts(&[(&key, self.login_rule(self.config.login.max_failures))])
             .await?;
         let verified = self
@@ -379,11 +390,13 @@ impl App {
             return Err(AppError::InvalidCredentials);
         }
         self.store.throttle_clear(&key).await?;
-        let violations = self.check_new_password(tenant, account, &new, true).await?;
+        let policy = self.effective_policy(tenant, account).await?.policy;
+        let violations = self
+            .check_new_password(&policy, account, &new, true)
+            .await?;
         if !violations.is_empty() {
             return Err(AppError::Policy(violations));
         }
-        let policy = self.effective_policy(tenant, account).await?.policy;
         let hash = self.hasher.hash(new).await?;
         self.store
             .set_password(

@@ -16,7 +16,7 @@ use regain_store::{
     Account, AuditEvent, Channel, CompletedReset, Counted, FlowRecord, Tenant, ThrottleRule,
 };
 
-use crate::auth::{over_budget, Client};
+use crate::auth::{login_id_key, over_budget, password_check_key, Client};
 use crate::keys::{hmac_bytes, hmac_hex, same, six_digit_code};
 use crate::messages::{message, to_verified_contacts};
 use crate::tokens::{random_token, token_hash};
@@ -962,13 +962,13 @@ impl App {
             return Err(AppError::AccountDisabled);
         }
         let password = Password::parse(new_password)?;
+        let policy = self.effective_policy(tenant, &account).await?.policy;
         let violations = self
-            .check_new_password(tenant, &account, &password, false)
+            .check_new_password(&policy, &account, &password, false)
             .await?;
         if !violations.is_empty() {
             return Err(AppError::Policy(violations));
         }
-        let policy = self.effective_policy(tenant, &account).await?.policy;
         let new_hash = self.hasher.hash(password).await?;
         // Next time should be easier: an account with nobody to relay a
         // code is invited to name someone.
@@ -998,6 +998,7 @@ impl App {
             new_hash,
             keep_history: policy.history_depth,
             notices,
+            clear_throttles: login_lock_keys(tenant, &account),
             audit: AuditEvent::new(
                 Some(tenant.id),
                 "password.reset",
@@ -1012,44 +1013,25 @@ impl App {
             return Err(AppError::ResetTokenInvalid);
         }
         self.outbox_wake.notify_one();
-        // The password is changed: a failure here must not turn the
-        // answer into an error.
-        if let Err(e) = self.clear_login_locks(tenant, &account).await {
-            tracing::warn!(error = %e, account = account.id, "could not lift login locks after a reset");
-        }
         tracing::info!(tenant = %tenant.slug, account = account.id, "password reset through recovery");
         Ok(())
     }
+}
 
-    /// Lifts the login locks of every identifier of `account`.
-    async fn clear_login_locks(&self, tenant: &Tenant, account: &Account) -> Result<(), AppError> {
-        let mut identifiers = vec![account.qualified_name.clone()];
-        identifiers.extend(
-            account
-                .email
-                .iter()
-                .filter(|_| account.email_verified)
-                .cloned(),
-        );
-        identifiers.extend(
-            account
-                .phone
-                .iter()
-                .filter(|_| account.phone_verified)
-                .cloned(),
-        );
-        for raw in identifiers {
-            if let Ok(id) = LoginIdentifier::parse(&raw) {
-                self.store
-                    .throttle_clear(&format!("login:id:{}:{}", tenant.id, id.throttle_key()))
-                    .await?;
-            }
-        }
-        self.store
-            .throttle_clear(&format!("password:acct:{}", account.id))
-            .await?;
-        Ok(())
-    }
+/// The attempt counters a reset lifts with the old password: the login
+/// lock of each of the account's identifiers, and its password-change
+/// counter. The person proved who they are; the locks an attacker caused
+/// must not keep them out.
+fn login_lock_keys(tenant: &Tenant, account: &Account) -> Vec<String> {
+    let verified_email = account.email.iter().filter(|_| account.email_verified);
+    let verified_phone = account.phone.iter().filter(|_| account.phone_verified);
+    std::iter::once(&account.qualified_name)
+        .chain(verified_email)
+        .chain(verified_phone)
+        .filter_map(|raw| LoginIdentifier::parse(raw).ok())
+        .map(|id| login_id_key(tenant.id, &id))
+        .chain(std::iter::once(password_check_key(account.id)))
+        .collect()
 }
 
 /// The audit subject of a flow: its account, or what stands for it.

@@ -5,16 +5,19 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use regain_domain::clock::{Clock, Timestamp};
 use regain_store::{OutboxMessage, Store};
 use tokio::sync::Notify;
 
-use crate::senders::Senders;
+use crate::senders::{SendError, Senders};
 
 /// How long a claimed message stays reserved for its sender.
 const LEASE_SECS: i64 = 60;
+
+/// Messages claimed at once.
+const BATCH: u32 = 32;
 
 /// Delivers queued messages.
 #[derive(Clone)]
@@ -73,29 +76,39 @@ impl Worker {
         }
     }
 
-    /// Sends every message that is due now.
+    /// Sends every message that is due now, a batch at a time: one write
+    /// claims a batch and one records what was sent (on SQLite every write
+    /// waits its turn at the single writer, with the requests that queue
+    /// the messages). A batch gets half its lease to be sent; what is left
+    /// then goes back to the queue rather than risk being taken over by
+    /// another process while still being sent.
     pub async fn pass(&self) -> Result<Pass, regain_store::StoreError> {
         let mut pass = Pass::default();
-        while let Some(m) = self
-            .store
-            .claim_message(self.clock.now(), LEASE_SECS)
-            .await?
-        {
-            self.deliver(&m, &mut pass).await?;
-        }
-        Ok(pass)
-    }
-
-    async fn deliver(
-        &self,
-        m: &OutboxMessage,
-        pass: &mut Pass,
-    ) -> Result<(), regain_store::StoreError> {
-        let result = self.senders.send(m, self.clock.now()).await;
-        let now = self.clock.now();
-        match result {
-            Ok(()) => {
-                self.store.message_sent(m.id, now).await?;
+        loop {
+            let batch = self
+                .store
+                .claim_messages(self.clock.now(), LEASE_SECS, BATCH)
+                .await?;
+            if batch.is_empty() {
+                return Ok(pass);
+            }
+            let deadline = Instant::now() + Duration::from_secs(LEASE_SECS.unsigned_abs() / 2);
+            let outcomes = self
+                .senders
+                .send_all(&batch, self.clock.now(), deadline)
+                .await;
+            let now = self.clock.now();
+            let (mut sent, mut unsent) = (Vec::new(), Vec::new());
+            for (m, outcome) in batch.iter().zip(outcomes) {
+                match outcome {
+                    Some(Ok(())) => sent.push(m),
+                    Some(Err(e)) => self.record_failure(m, &e, now, &mut pass).await?,
+                    None => unsent.push(m.id),
+                }
+            }
+            let ids: Vec<i64> = sent.iter().map(|m| m.id).collect();
+            self.store.messages_sent(&ids, now).await?;
+            for m in sent {
                 metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "sent").increment(1);
                 metrics::histogram!("regain_delivery_latency_seconds", "channel" => m.channel.as_str())
                     .record((now.0 - m.created_at.0).max(0) as f64);
@@ -107,21 +120,32 @@ impl Worker {
                 );
                 pass.sent += 1;
             }
-            Err(e) if e.permanent || now.0 - m.created_at.0 >= self.horizon_secs => {
-                self.store.message_failed(m.id, e.class.as_str()).await?;
-                metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "failed").increment(1);
-                tracing::warn!(message = m.id, error = %e, attempts = m.attempts, "message failed for good");
-                pass.failed += 1;
-            }
-            Err(e) => {
-                let next = backoff(now, m.attempts);
-                self.store
-                    .message_retry(m.id, next, e.class.as_str())
-                    .await?;
-                metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "retry").increment(1);
-                tracing::info!(message = m.id, error = %e, attempts = m.attempts, retry_at = next.0, "message will be retried");
-                pass.retried += 1;
-            }
+            self.store.release_messages(&unsent).await?;
+        }
+    }
+
+    /// Schedules a retry of `m`, or gives up on it when retrying cannot
+    /// help or its time is up.
+    async fn record_failure(
+        &self,
+        m: &OutboxMessage,
+        e: &SendError,
+        now: Timestamp,
+        pass: &mut Pass,
+    ) -> Result<(), regain_store::StoreError> {
+        if e.permanent || now.0 - m.created_at.0 >= self.horizon_secs {
+            self.store.message_failed(m.id, e.class.as_str()).await?;
+            metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "failed").increment(1);
+            tracing::warn!(message = m.id, error = %e, attempts = m.attempts, "message failed for good");
+            pass.failed += 1;
+        } else {
+            let next = backoff(now, m.attempts);
+            self.store
+                .message_retry(m.id, next, e.class.as_str())
+                .await?;
+            metrics::counter!("regain_deliveries_total", "channel" => m.channel.as_str(), "outcome" => "retry").increment(1);
+            tracing::info!(message = m.id, error = %e, attempts = m.attempts, retry_at = next.0, "message will be retried");
+            pass.retried += 1;
         }
         Ok(())
     }

@@ -10,6 +10,8 @@ use sqlx::Any;
 
 use crate::error::conflict_as;
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
+use crate::sql::joined;
+use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
 /// Most password hashes kept per account, whatever a policy asks: bounds the
@@ -220,7 +222,7 @@ async fn insert_account(
     let sql = format!(
         "INSERT INTO accounts (tenant_id, parent_id, path, username, qualified_name, kind, role, \
          {DETAIL_COLUMNS}) VALUES ($1, $2, '', $3, $4, $5, $6, {}) RETURNING id",
-        crate::import::placeholders(7, DETAIL_COUNT)
+        crate::sql::placeholders(7, DETAIL_COUNT)
     );
     let query = sqlx::query(&sql)
         .bind(new.tenant_id)
@@ -485,15 +487,20 @@ impl Store {
     }
 
     /// The account's ancestors and itself, root first: what policy
-    /// resolution and the management rights need. The ids are the path's
+    /// resolution and the management rights need (a root: the given
+    /// account itself, as read by the caller). The ids are the path's
     /// own ("1/5/9"), so this is a primary-key lookup whatever the size of
     /// the tenant (a pattern match on paths would read every account).
     pub async fn lineage(&self, account: &Account) -> Result<Vec<Account>, StoreError> {
+        // A root account is its own lineage: most accounts of most tenants
+        // are roots, and a login or a reset needs their policy.
+        if account.parent_id.is_none() && account.path == [account.id] {
+            return Ok(vec![account.clone()]);
+        }
         let ids = &account.path;
-        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id IN ({})",
-            placeholders.join(", ")
+            crate::sql::placeholders(2, ids.len())
         );
         let mut query = sqlx::query(&sql).bind(account.tenant_id);
         for id in ids {
@@ -755,7 +762,7 @@ async fn disabled_in(
 /// history entry (trimmed to `keep_history`), the must-change flag, and the
 /// revocation of every session of the account except `keep_session`.
 pub(crate) async fn set_password_in(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut WriteTx,
     account_id: i64,
     hash: &str,
     must_change: bool,
@@ -771,34 +778,57 @@ pub(crate) async fn set_password_in(
     .bind(i64::from(must_change))
     .bind(now.0)
     .bind(account_id)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("account"));
     }
-    sqlx::query("INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)")
+    let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
+    let session = keep_session.unwrap_or("");
+    // The history and the other sessions follow the password; on SQLite's
+    // writer in one round trip.
+    if tx.is_sqlite() {
+        let sql = joined([(HISTORY_ADD, 3), (HISTORY_TRIM, 2), (SESSIONS_REVOKE, 3)].into_iter());
+        sqlx::query(&sql)
+            .bind(account_id)
+            .bind(hash)
+            .bind(now.0)
+            .bind(account_id)
+            .bind(keep)
+            .bind(now.0)
+            .bind(account_id)
+            .bind(session)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(HISTORY_ADD)
         .bind(account_id)
         .bind(hash)
         .bind(now.0)
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
-    let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
-    sqlx::query(
-        "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
-         (SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)",
-    )
-    .bind(account_id)
-    .bind(keep)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL \
-         AND token_hash <> $3",
-    )
-    .bind(now.0)
-    .bind(account_id)
-    .bind(keep_session.unwrap_or(""))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(HISTORY_TRIM)
+        .bind(account_id)
+        .bind(keep)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(SESSIONS_REVOKE)
+        .bind(now.0)
+        .bind(account_id)
+        .bind(session)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
+
+const HISTORY_ADD: &str =
+    "INSERT INTO password_history (account_id, hash, created_at) VALUES ($1, $2, $3)";
+
+/// Keeps the newest `$2` entries of account `$1`.
+const HISTORY_TRIM: &str = "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
+     (SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)";
+
+/// Revokes account `$2`'s live sessions but the one whose hash is `$3`.
+const SESSIONS_REVOKE: &str = "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 \
+     AND revoked_at IS NULL AND token_hash <> $3";

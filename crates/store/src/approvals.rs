@@ -125,13 +125,10 @@ impl Store {
         if approver_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (0..approver_ids.len())
-            .map(|i| format!("${}", i + 3))
-            .collect();
         let sql = format!(
             "SELECT {COLUMNS} FROM approvals WHERE tenant_id = $1 AND state = 'pending' \
              AND expires_at > $2 AND approver_id IN ({}) ORDER BY id",
-            placeholders.join(", ")
+            crate::sql::placeholders(3, approver_ids.len())
         );
         let mut query = sqlx::query(&sql).bind(tenant_id).bind(now.0);
         for id in approver_ids {

@@ -12,6 +12,7 @@ use crate::accounts::{bind_details, NewAccount, Placement, DETAIL_COLUMNS, DETAI
 use crate::audit::AuditEvent;
 use crate::error::conflict_as;
 use crate::rows::{int, text};
+use crate::sql::placeholders;
 use crate::{Backend, Store, StoreError};
 
 /// Rows per INSERT: 100 × 19 columns stays far below both backends' limit
@@ -202,14 +203,6 @@ impl Store {
         }
         Ok(())
     }
-}
-
-/// `$first, $first+1, …` for `n` values.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The parent's id, path and qualified name, by `column` (`id` or

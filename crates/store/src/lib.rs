@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod recovery;
 mod rows;
 mod sessions;
+mod sql;
 mod tenants;
 mod throttles;
 mod write;
@@ -52,11 +53,19 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Every SQLite connection's settings: WAL (readers never wait for the
 /// writer), foreign keys, a busy timeout for other processes' writes, no
 /// sync per commit (WAL keeps the database consistent; a power cut may lose
-/// the last commits), and the file mapped into memory, so reading a page
-/// that is not in the connection's own cache costs no copy.
+/// the last commits) and a 16 MiB page cache.
+///
+/// The file is deliberately not memory-mapped (`mmap_size` stays 0): a
+/// connection unmaps its whole mapping whenever another connection has
+/// committed since its last transaction, so under a steady stream of writes
+/// every read transaction unmaps and maps the file again. Each unmap sends
+/// a TLB shootdown to every core running one of our threads, hashing ones
+/// included, and the mapping faults its pages back in: with the file
+/// mapped, logins reached 0.86 of the raw Argon2id limit, without it
+/// 0.90–0.93 (BENCHMARKS.md).
 const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
-     PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;";
+     PRAGMA cache_size = -16384;";
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +102,8 @@ pub struct Store {
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
-    /// SQLite connections get WAL, foreign keys, a busy timeout and a
-    /// memory-mapped file; SQLite's writes get a connection of their own
+    /// SQLite connections get WAL, foreign keys and a busy timeout;
+    /// SQLite's writes get a connection of their own
     /// (see [`write`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();

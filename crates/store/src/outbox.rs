@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::rows::{int, opt_text, text};
+use crate::sql::placeholders;
 use crate::{Store, StoreError};
 
 /// A delivery channel.
@@ -171,41 +172,78 @@ impl Store {
         Ok(ids)
     }
 
-    /// Claims the oldest due message for `lease_secs`. A message whose
-    /// lease ran out (its sender crashed) is due again.
-    pub async fn claim_message(
+    /// Claims up to `limit` of the oldest due messages for `lease_secs`,
+    /// oldest first. A message whose lease ran out (its sender crashed) is
+    /// due again. One write for the lot: on SQLite every write waits its
+    /// turn at the single writer, behind the requests that queue messages.
+    pub async fn claim_messages(
         &self,
         now: Timestamp,
         lease_secs: i64,
-    ) -> Result<Option<OutboxMessage>, StoreError> {
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
+        // The outer conditions are checked again on each row: a message
+        // another process claimed in between is skipped, not taken twice.
+        let rows = sqlx::query(
             "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM outbox WHERE state IN ('queued', 'sending') \
-                         AND next_attempt_at <= $2 AND lease_until <= $2 ORDER BY id LIMIT 1) \
+             WHERE id IN (SELECT id FROM outbox WHERE state IN ('queued', 'sending') \
+                          AND next_attempt_at <= $2 AND lease_until <= $2 ORDER BY id LIMIT $3) \
                AND state IN ('queued', 'sending') AND lease_until <= $2 \
              RETURNING id, channel, recipient, subject, body, idempotency_key, attempts, created_at",
         )
         .bind(now.plus_secs(lease_secs).0)
         .bind(now.0)
-        .fetch_optional(&mut *tx)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        row.as_ref().map(message_from_row).transpose()
+        let mut claimed = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
     }
 
-    /// Records a delivered message.
-    pub async fn message_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+    /// Records delivered messages, in one write.
+    pub async fn messages_sent(&self, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         // The body may hold a code: once delivered it is no longer kept.
-        let mut w = self.writer().await?;
-        sqlx::query(
+        let sql = format!(
             "UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = 0, last_error = NULL, \
-             subject = '', body = '' WHERE id = $2",
-        )
-        .bind(now.0)
-        .bind(id)
-        .execute(&mut *w)
-        .await?;
+             subject = '', body = '' WHERE id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut q = sqlx::query(&sql).bind(now.0);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let mut w = self.writer().await?;
+        q.execute(&mut *w).await?;
+        Ok(())
+    }
+
+    /// Hands claimed messages back unsent, due at once and their attempt
+    /// not counted: a sender that ran short of its lease stops before it
+    /// could be taken over while still sending.
+    pub async fn release_messages(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE outbox SET state = 'queued', lease_until = 0, attempts = attempts - 1 \
+             WHERE state = 'sending' AND id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let mut w = self.writer().await?;
+        q.execute(&mut *w).await?;
         Ok(())
     }
 

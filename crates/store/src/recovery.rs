@@ -99,6 +99,9 @@ pub struct CompletedReset {
     pub keep_history: u32,
     /// "Your password was changed" notices.
     pub notices: Vec<NewMessage>,
+    /// Attempt counters to forget with the old password: the login locks
+    /// of the account's identifiers, its password-change counter.
+    pub clear_throttles: Vec<String>,
     /// The audit event.
     pub audit: AuditEvent,
     /// A contact to bind as verified with the new password (an approved
@@ -288,6 +291,8 @@ impl Store {
         for notice in &reset.notices {
             enqueue(&mut tx, notice, now).await?;
         }
+        let clear: Vec<&str> = reset.clear_throttles.iter().map(String::as_str).collect();
+        crate::throttles::settle_in(&mut tx, &clear, &[]).await?;
         if let Some((kind, value, key, cap)) = &reset.bind_contact {
             let bound = crate::contacts::bind_in(
                 &mut tx,

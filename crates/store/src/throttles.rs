@@ -10,6 +10,7 @@
 use regain_domain::clock::Timestamp;
 
 use crate::rows::int;
+use crate::sql::joined;
 use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
@@ -122,39 +123,6 @@ pub(crate) async fn settle_in(
         refund_in(tx, key).await?;
     }
     Ok(())
-}
-
-/// One multi-statement query (SQLite) of `statements`, each given with its
-/// number of parameters: they share one list of arguments, so each
-/// statement's `$1`, `$2`, … are shifted past the ones before it.
-fn joined<'a>(statements: impl Iterator<Item = (&'a str, usize)>) -> String {
-    let mut by = 0;
-    let mut parts = Vec::new();
-    for (sql, parameters) in statements {
-        parts.push(renumbered(sql, by));
-        by += parameters;
-    }
-    parts.join("; ")
-}
-
-/// `sql` with its parameters `$1`, `$2`, … shifted by `by`.
-fn renumbered(sql: &str, by: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let digits: String = rest[at + 1..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&format!("${}", n + by)),
-            Err(_) => out.push('$'),
-        }
-        rest = &rest[at + 1 + digits.len()..];
-    }
-    out.push_str(rest);
-    out
 }
 
 impl Store {
@@ -327,23 +295,4 @@ pub(crate) async fn clear_in(conn: &mut sqlx::AnyConnection, key: &str) -> Resul
 pub(crate) async fn refund_in(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
     sqlx::query(REFUND).bind(key).execute(&mut *conn).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{joined, renumbered};
-
-    #[test]
-    fn parameters_are_shifted_for_a_multi_statement_query() {
-        assert_eq!(
-            renumbered("a = $1 AND b = $2 OR c = $12", 3),
-            "a = $4 AND b = $5 OR c = $15"
-        );
-        assert_eq!(renumbered("no parameters", 5), "no parameters");
-        assert_eq!(renumbered("cost $ and $x", 1), "cost $ and $x");
-        assert_eq!(
-            joined([("a = $1", 1), ("b = $1 + $2", 2), ("c = $1", 1)].into_iter()),
-            "a = $1; b = $2 + $3; c = $4"
-        );
-    }
 }

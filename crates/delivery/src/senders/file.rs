@@ -24,15 +24,26 @@ impl FileSender {
     }
 
     pub(super) async fn send(&self, m: &OutboxMessage) -> Result<(), SendError> {
-        let line = serde_json::json!({
-            "id": m.idempotency_key,
-            "channel": m.channel.as_str(),
-            "to": m.recipient,
-            "subject": m.subject,
-            "body": m.body,
-            "created_at": m.created_at.0,
-        })
-        .to_string();
+        self.send_all(&[m]).await
+    }
+
+    /// Appends all of `messages` with one write and one sync: each sync
+    /// waits for the disk, and a busy queue would otherwise pay it per
+    /// message.
+    pub(super) async fn send_all(&self, messages: &[&OutboxMessage]) -> Result<(), SendError> {
+        let mut lines = String::new();
+        for m in messages {
+            let line = serde_json::json!({
+                "id": m.idempotency_key,
+                "channel": m.channel.as_str(),
+                "to": m.recipient,
+                "subject": m.subject,
+                "body": m.body,
+                "created_at": m.created_at.0,
+            });
+            lines.push_str(&line.to_string());
+            lines.push('\n');
+        }
         let _guard = self.lock.lock().await;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
@@ -41,7 +52,7 @@ impl FileSender {
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             let mut file = options.open(&path)?;
-            file.write_all(format!("{line}\n").as_bytes())?;
+            file.write_all(lines.as_bytes())?;
             file.sync_data()
         })
         .await

@@ -107,6 +107,59 @@ impl Senders {
         Ok(Senders { email, sms })
     }
 
+    /// Hands each of `messages` to the sender of its channel: those bound
+    /// for the outbox file in one write, the others one after another
+    /// until `deadline`. The outcomes in order; `None` for a message not
+    /// tried because the deadline had passed.
+    pub async fn send_all(
+        &self,
+        messages: &[OutboxMessage],
+        now: regain_domain::clock::Timestamp,
+        deadline: std::time::Instant,
+    ) -> Vec<Option<Result<(), SendError>>> {
+        let mut outcomes: Vec<Option<Result<(), SendError>>> =
+            messages.iter().map(|_| None).collect();
+        for channel in [Channel::Email, Channel::Sms] {
+            let Some(file) = self.file_for(channel) else {
+                continue;
+            };
+            let (indices, batch): (Vec<usize>, Vec<&OutboxMessage>) = messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.channel == channel)
+                .unzip();
+            if batch.is_empty() {
+                continue;
+            }
+            let outcome = file.send_all(&batch).await;
+            for i in indices {
+                outcomes[i] = Some(match &outcome {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(SendError::new(e.class, e.permanent, e.detail.clone())),
+                });
+            }
+        }
+        for (m, outcome) in messages.iter().zip(outcomes.iter_mut()) {
+            if outcome.is_some() {
+                continue;
+            }
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            *outcome = Some(self.send(m, now).await);
+        }
+        outcomes
+    }
+
+    /// The outbox file, when `channel` goes there.
+    fn file_for(&self, channel: Channel) -> Option<&file::FileSender> {
+        match (channel, &self.email, &self.sms) {
+            (Channel::Email, EmailTransport::File(f), _)
+            | (Channel::Sms, _, SmsTransport::File(f)) => Some(f),
+            _ => None,
+        }
+    }
+
     /// Hands `m` to the sender of its channel.
     pub async fn send(
         &self,
@@ -132,5 +185,64 @@ impl Senders {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EmailSender, SmsSender};
+    use regain_domain::clock::Timestamp;
+    use std::time::{Duration, Instant};
+
+    fn message(id: i64, channel: Channel) -> OutboxMessage {
+        OutboxMessage {
+            id,
+            channel,
+            recipient: format!("to-{id}"),
+            subject: "s".into(),
+            body: format!("body {id}"),
+            idempotency_key: format!("k{id}"),
+            attempts: 1,
+            created_at: Timestamp(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_file_gets_a_batch_at_once_and_the_rest_waits_for_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DeliveryConfig {
+            email: EmailSender::File,
+            sms: SmsSender::Log,
+            ..DeliveryConfig::default()
+        };
+        let senders = Senders::from_config(&config, dir.path()).unwrap();
+        let batch = [
+            message(1, Channel::Email),
+            message(2, Channel::Sms),
+            message(3, Channel::Email),
+        ];
+        // Past its deadline, only the file's messages (one write) go.
+        let outcomes = senders.send_all(&batch, Timestamp(2), Instant::now()).await;
+        let sent: Vec<Option<bool>> = outcomes
+            .iter()
+            .map(|o| o.as_ref().map(Result::is_ok))
+            .collect();
+        assert_eq!(sent, [Some(true), None, Some(true)]);
+        let file = std::fs::read_to_string(dir.path().join("outbox.jsonl")).unwrap();
+        let ids: Vec<String> = file
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(ids, ["k1", "k3"], "one line each, in order");
+        // Before it, everything.
+        let later = Instant::now() + Duration::from_secs(30);
+        let outcomes = senders.send_all(&batch[1..2], Timestamp(2), later).await;
+        assert!(matches!(outcomes[..], [Some(Ok(()))]));
     }
 }
