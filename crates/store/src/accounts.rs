@@ -10,7 +10,6 @@ use sqlx::Any;
 
 use crate::error::conflict_as;
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
-use crate::sql::joined;
 use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
@@ -783,42 +782,25 @@ pub(crate) async fn set_password_in(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("account"));
     }
+    // The history and the other sessions follow the password, with the
+    // commit.
     let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
-    let session = keep_session.unwrap_or("");
-    // The history and the other sessions follow the password; on SQLite's
-    // writer in one round trip.
-    if tx.is_sqlite() {
-        let sql = joined([(HISTORY_ADD, 3), (HISTORY_TRIM, 2), (SESSIONS_REVOKE, 3)].into_iter());
-        sqlx::query(&sql)
-            .bind(account_id)
-            .bind(hash)
-            .bind(now.0)
-            .bind(account_id)
-            .bind(keep)
-            .bind(now.0)
-            .bind(account_id)
-            .bind(session)
-            .execute(&mut **tx)
-            .await?;
-        return Ok(());
-    }
-    sqlx::query(HISTORY_ADD)
-        .bind(account_id)
-        .bind(hash)
-        .bind(now.0)
-        .execute(&mut **tx)
+    tx.at_commit(
+        HISTORY_ADD,
+        vec![account_id.into(), hash.into(), now.0.into()],
+    )
+    .await?;
+    tx.at_commit(HISTORY_TRIM, vec![account_id.into(), keep.into()])
         .await?;
-    sqlx::query(HISTORY_TRIM)
-        .bind(account_id)
-        .bind(keep)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(SESSIONS_REVOKE)
-        .bind(now.0)
-        .bind(account_id)
-        .bind(session)
-        .execute(&mut **tx)
-        .await?;
+    tx.at_commit(
+        SESSIONS_REVOKE,
+        vec![
+            now.0.into(),
+            account_id.into(),
+            keep_session.unwrap_or("").into(),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

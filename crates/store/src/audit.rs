@@ -169,21 +169,24 @@ pub(crate) async fn append(
         }
     };
     let hash = event_hash(&prev_hash, now, e);
-    sqlx::query(
+    // Nothing in a write reads its own audit rows back: the row goes with
+    // the commit.
+    tx.at_commit(
         "INSERT INTO audit_events (tenant_id, at, action, actor, subject, ip, outcome, detail, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        vec![
+            e.tenant_id.into(),
+            now.0.into(),
+            e.action.as_str().into(),
+            e.actor.as_str().into(),
+            e.subject.as_str().into(),
+            e.ip.as_str().into(),
+            e.outcome.as_str().into(),
+            e.detail.as_str().into(),
+            prev_hash.as_str().into(),
+            hash.as_str().into(),
+        ],
     )
-    .bind(e.tenant_id)
-    .bind(now.0)
-    .bind(e.action.as_str())
-    .bind(e.actor.as_str())
-    .bind(e.subject.as_str())
-    .bind(e.ip.as_str())
-    .bind(e.outcome.as_str())
-    .bind(e.detail.as_str())
-    .bind(prev_hash.as_str())
-    .bind(hash.as_str())
-    .execute(&mut **tx)
     .await?;
     tx.appended_audit(&hash);
     Ok(())

@@ -9,6 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::rows::{int, opt_text, text};
 use crate::sql::placeholders;
+use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
 /// A delivery channel.
@@ -140,21 +141,44 @@ pub(crate) async fn enqueue(
     m: &NewMessage,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let row = sqlx::query(
-        "INSERT INTO outbox (idempotency_key, tenant_id, channel, recipient, subject, body, state, \
-         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) RETURNING id",
-    )
-    .bind(m.idempotency_key.as_str())
-    .bind(m.tenant_id)
-    .bind(m.channel.as_str())
-    .bind(m.recipient.as_str())
-    .bind(m.subject.as_str())
-    .bind(m.body.as_str())
-    .bind(now.0)
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(&format!("{ENQUEUE} RETURNING id"))
+        .bind(m.idempotency_key.as_str())
+        .bind(m.tenant_id)
+        .bind(m.channel.as_str())
+        .bind(m.recipient.as_str())
+        .bind(m.subject.as_str())
+        .bind(m.body.as_str())
+        .bind(now.0)
+        .fetch_one(conn)
+        .await?;
     int(&row, "id")
 }
+
+/// Queues `m` with the transaction's commit, when its id is not needed.
+pub(crate) async fn enqueue_at_commit(
+    tx: &mut WriteTx,
+    m: &NewMessage,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.at_commit(
+        ENQUEUE,
+        vec![
+            m.idempotency_key.as_str().into(),
+            m.tenant_id.into(),
+            m.channel.as_str().into(),
+            m.recipient.as_str().into(),
+            m.subject.as_str().into(),
+            m.body.as_str().into(),
+            now.0.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+const ENQUEUE: &str =
+    "INSERT INTO outbox (idempotency_key, tenant_id, channel, recipient, subject, body, \
+     state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7)";
 
 impl Store {
     /// Queues messages in a transaction of their own.

@@ -13,6 +13,7 @@ use crate::contacts::ContactKind;
 use crate::outbox::{enqueue, NewMessage};
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
 use crate::throttles::{count_in, Counted, ThrottleRule};
+use crate::write::{Bind, WriteTx};
 use crate::{Store, StoreError};
 
 /// A stored flow.
@@ -289,7 +290,7 @@ impl Store {
         )
         .await?;
         for notice in &reset.notices {
-            enqueue(&mut tx, notice, now).await?;
+            crate::outbox::enqueue_at_commit(&mut tx, notice, now).await?;
         }
         let clear: Vec<&str> = reset.clear_throttles.iter().map(String::as_str).collect();
         crate::throttles::settle_in(&mut tx, &clear, &[]).await?;
@@ -356,38 +357,44 @@ pub(crate) async fn update_flow(
 }
 
 /// Inserts `r` on `conn`, with `last_message_id` as its last message.
+/// Inserts a new flow with the transaction's commit (nothing in the
+/// transaction reads it back).
 pub(crate) async fn insert_flow(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut WriteTx,
     r: &FlowRecord,
     last_message_id: Option<i64>,
 ) -> Result<(), StoreError> {
     let f = &r.flow;
-    sqlx::query(&format!(
-        "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-    ))
-    .bind(r.id_hash.as_str())
-    .bind(r.tenant_id)
-    .bind(r.account_id)
-    .bind(r.contact.as_deref())
-    .bind(i64::from(f.decoy))
-    .bind(to_json(&f.offers)?)
-    .bind(f.state.as_str())
-    .bind(f.method.map(Method::as_str))
-    .bind(f.destination.as_deref())
-    .bind(r.code_hmac.as_deref())
-    .bind(f.code_expires_at.map(|t| t.0))
-    .bind(i64::from(f.wrong_tries))
-    .bind(i64::from(f.messages_sent))
-    .bind(f.last_sent_at.map(|t| t.0))
-    .bind(last_message_id)
-    .bind(r.reset_token_hash.as_deref())
-    .bind(f.reset_expires_at.map(|t| t.0))
-    .bind(r.version)
-    .bind(r.created_at.0)
-    .bind(f.expires_at.0)
-    .bind(to_json(&f.progress)?)
-    .execute(conn)
-    .await?;
+    let binds: Vec<Bind> = vec![
+        r.id_hash.as_str().into(),
+        r.tenant_id.into(),
+        r.account_id.into(),
+        r.contact.as_deref().into(),
+        i64::from(f.decoy).into(),
+        to_json(&f.offers)?.into(),
+        f.state.as_str().into(),
+        f.method.map(Method::as_str).into(),
+        f.destination.as_deref().into(),
+        r.code_hmac.as_deref().into(),
+        f.code_expires_at.map(|t| t.0).into(),
+        i64::from(f.wrong_tries).into(),
+        i64::from(f.messages_sent).into(),
+        f.last_sent_at.map(|t| t.0).into(),
+        last_message_id.into(),
+        r.reset_token_hash.as_deref().into(),
+        f.reset_expires_at.map(|t| t.0).into(),
+        r.version.into(),
+        r.created_at.0.into(),
+        f.expires_at.0.into(),
+        to_json(&f.progress)?.into(),
+    ];
+    tx.at_commit(INSERT_FLOW.as_str(), binds).await?;
     Ok(())
 }
+
+static INSERT_FLOW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO recovery_flows ({COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    )
+});

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 
 use crate::audit::{self, AuditEvent};
 use crate::rows::{int, opt_int, text};
+use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
 /// A stored session.
@@ -200,23 +201,26 @@ impl Store {
 }
 
 /// Inserts a session inside the caller's transaction.
+/// Inserts a session with the transaction's commit (nothing in the
+/// transaction reads it back).
 async fn insert_session(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut WriteTx,
     new: &NewSession,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    tx.at_commit(
         "INSERT INTO sessions (token_hash, tenant_id, account_id, created_at, authenticated_at, \
          expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        vec![
+            new.token_hash.as_str().into(),
+            new.tenant_id.into(),
+            new.account_id.into(),
+            now.0.into(),
+            new.expires_at.0.into(),
+            new.ip.as_str().into(),
+            new.user_agent.as_str().into(),
+        ],
     )
-    .bind(new.token_hash.as_str())
-    .bind(new.tenant_id)
-    .bind(new.account_id)
-    .bind(now.0)
-    .bind(new.expires_at.0)
-    .bind(new.ip.as_str())
-    .bind(new.user_agent.as_str())
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -95,32 +95,18 @@ async fn count_together(
 }
 
 /// Settles a success's counters inside the caller's transaction: forgets
-/// the `clear` keys and gives one attempt of each `refund` key back (on
-/// SQLite in one round trip).
+/// the `clear` keys and gives one attempt of each `refund` key back, with
+/// the commit (nothing after a success reads its counters again).
 pub(crate) async fn settle_in(
     tx: &mut WriteTx,
     clear: &[&str],
     refund: &[&str],
 ) -> Result<(), StoreError> {
-    if clear.len() + refund.len() > 1 && tx.is_sqlite() {
-        let sql = joined(
-            clear
-                .iter()
-                .map(|_| (CLEAR, 1))
-                .chain(refund.iter().map(|_| (REFUND, 1))),
-        );
-        let mut q = sqlx::query(&sql);
-        for key in clear.iter().chain(refund) {
-            q = q.bind(*key);
-        }
-        q.execute(&mut **tx).await?;
-        return Ok(());
-    }
     for key in clear {
-        clear_in(tx, key).await?;
+        tx.at_commit(CLEAR, vec![(*key).into()]).await?;
     }
     for key in refund {
-        refund_in(tx, key).await?;
+        tx.at_commit(REFUND, vec![(*key).into()]).await?;
     }
     Ok(())
 }

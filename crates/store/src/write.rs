@@ -18,17 +18,88 @@
 //! The writer is held across every statement of a write, and each statement
 //! is a round trip to the connection's thread, so the SQLite writer saves
 //! round trips where it safely can: it knows the audit chain's last hash
-//! while no other connection has committed ([`WriteTx::audit_tail`]), and
-//! attempt counters go several statements at a time (`throttles`).
+//! while no other connection has committed ([`WriteTx::audit_tail`]),
+//! attempt counters go several statements at a time (`throttles`), and the
+//! writes nothing later in the transaction reads back (audit rows, history
+//! entries, cleared counters, queued notices) travel with the `COMMIT`
+//! ([`WriteTx::at_commit`]).
 //!
 //! PostgreSQL needs none of this: its writes use the pool.
 
+use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Executor, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::sql::joined;
+
+/// A value bound to a statement that may run later ([`WriteTx::at_commit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bind {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    OptText(Option<String>),
+}
+
+impl From<i64> for Bind {
+    fn from(v: i64) -> Bind {
+        Bind::Int(v)
+    }
+}
+
+impl From<Option<i64>> for Bind {
+    fn from(v: Option<i64>) -> Bind {
+        Bind::OptInt(v)
+    }
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Bind {
+        Bind::Text(v.to_string())
+    }
+}
+
+impl From<String> for Bind {
+    fn from(v: String) -> Bind {
+        Bind::Text(v)
+    }
+}
+
+impl From<Option<&str>> for Bind {
+    fn from(v: Option<&str>) -> Bind {
+        Bind::OptText(v.map(str::to_string))
+    }
+}
+
+/// `q` with `binds` bound in order.
+fn bound<'q>(
+    mut q: Query<'q, Any, AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Int(v) => q.bind(*v),
+            Bind::OptInt(v) => q.bind(*v),
+            Bind::Text(v) => q.bind(v.as_str()),
+            Bind::OptText(v) => q.bind(v.as_deref()),
+        };
+    }
+    q
+}
+
+/// A statement held back until the commit: its SQL, numbered `$1…$n` for
+/// its `n` values.
+#[derive(Debug)]
+struct Later {
+    sql: Cow<'static, str>,
+    binds: Vec<Bind>,
+}
 
 /// The SQLite writer: its connection, whether a transaction was left open
 /// on it (by a write dropped before its commit, or a failed commit), and
@@ -46,6 +117,8 @@ pub(crate) struct Writer {
     /// `data_version` read at its start.
     tx_tail: Option<String>,
     tx_version: i64,
+    /// The transaction's statements held for its commit.
+    later: Vec<Later>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -65,6 +138,7 @@ pub(crate) fn gate(conn: AnyConnection) -> Arc<Mutex<Writer>> {
         audit_tail: None,
         tx_tail: None,
         tx_version: 0,
+        later: Vec::new(),
     }))
 }
 
@@ -114,11 +188,53 @@ impl WriteTx {
                 let Some(w) = writer.as_mut() else {
                     return Ok(());
                 };
-                w.conn.execute("COMMIT").await?;
+                let later = std::mem::take(&mut w.later);
+                if later.is_empty() {
+                    w.conn.execute("COMMIT").await?;
+                } else {
+                    // One round trip: a failing statement stops the rest,
+                    // COMMIT included, and the drop rolls back.
+                    let sql = joined(
+                        later
+                            .iter()
+                            .map(|l| (l.sql.as_ref(), l.binds.len()))
+                            .chain(std::iter::once(("COMMIT", 0))),
+                    );
+                    let binds: Vec<Bind> = later.into_iter().flat_map(|l| l.binds).collect();
+                    bound(sqlx::query(&sql), &binds)
+                        .execute(&mut w.conn)
+                        .await?;
+                }
                 w.open = false;
                 // Our own commit leaves this connection's data_version as
                 // it was.
                 w.audit_tail = w.tx_tail.take().map(|hash| (w.tx_version, hash));
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs `sql` (numbered `$1…$n` for the `n` values of `binds`) as part
+    /// of this transaction, for a write that nothing later in the
+    /// transaction reads back: SQLite's writer holds it and sends it with
+    /// the `COMMIT`, in the order given, saving its round trip; a pool
+    /// transaction runs it at once. Its error, if any, comes from the
+    /// commit, and nothing of the transaction is written.
+    pub(crate) async fn at_commit(
+        &mut self,
+        sql: impl Into<Cow<'static, str>>,
+        binds: Vec<Bind>,
+    ) -> Result<(), sqlx::Error> {
+        let sql = sql.into();
+        match self {
+            WriteTx::Sqlite(Some(w)) => {
+                w.later.push(Later { sql, binds });
+                Ok(())
+            }
+            _ => {
+                bound(sqlx::query(&sql), &binds)
+                    .execute(&mut **self)
+                    .await?;
                 Ok(())
             }
         }
@@ -151,6 +267,7 @@ impl Writer {
     /// transaction was open: a `BEGIN` that failed). What the writer knew
     /// of the audit chain goes with it.
     async fn settle(&mut self) {
+        self.later.clear();
         if self.open {
             let _ = self.conn.execute("ROLLBACK").await;
             self.open = false;
@@ -246,4 +363,59 @@ impl DerefMut for WriteConn {
 /// longer be used; the type system cannot see that `commit` consumes it.
 fn unreachable_writer() -> ! {
     unreachable!("a write transaction used after its end")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+
+    const INSERT: &str =
+        "INSERT INTO throttles (key, failures, window_start, locked_until) VALUES ($1, 1, 0, 0)";
+
+    async fn keys(store: &Store) -> Vec<String> {
+        sqlx::query_scalar("SELECT key FROM throttles ORDER BY key")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn held_statements_go_with_the_commit_and_a_failing_one_undoes_the_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+
+        // Held until the commit, in order, then all there.
+        let mut tx = store.begin().await.unwrap();
+        tx.at_commit(INSERT, vec!["b".into()]).await.unwrap();
+        sqlx::query(INSERT)
+            .bind("a")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM throttles WHERE key = 'b'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(seen, 0, "held, not yet run");
+        tx.commit().await.unwrap();
+        assert_eq!(keys(&store).await, ["a", "b"]);
+
+        // A held statement that fails at the commit (a duplicate key) takes
+        // the whole transaction with it, and the writer carries on.
+        let mut tx = store.begin().await.unwrap();
+        sqlx::query(INSERT)
+            .bind("c")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.at_commit(INSERT, vec!["d".into()]).await.unwrap();
+        tx.at_commit(INSERT, vec!["a".into()]).await.unwrap();
+        assert!(tx.commit().await.is_err());
+        let mut tx = store.begin().await.unwrap();
+        tx.at_commit(INSERT, vec!["e".into()]).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(keys(&store).await, ["a", "b", "e"]);
+    }
 }
