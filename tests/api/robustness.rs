@@ -107,4 +107,21 @@ backend_tests! {
         assert!(busy > 0, "some requests were refused");
         assert_eq!(t.login("acme", PASSWORD).await.0, 201, "serves normally afterwards");
     }
+
+    async fn a_log_on_turned_away_by_a_full_pool_counts_no_attempt(backend: Backend) {
+        let t = TestApp::spawn_with(backend, |c| {
+            c.hashing.workers = 1;
+            c.hashing.queue = 1;
+            // One failure allowed: a counted attempt would lock the next one.
+            c.login.max_failures = 1;
+        })
+        .await;
+        t.account("acme", None, None).await;
+        let places: Vec<_> = (0..2).map(|_| t.app.hasher.admit().unwrap()).collect();
+        let (status, _, headers) = t.login("acme", "Wrong-password-1").await;
+        assert_eq!(status, 503, "no place left in the hashing pool");
+        assert!(headers.contains_key("retry-after"));
+        drop(places);
+        assert_eq!(t.login("acme", PASSWORD).await.0, 201, "the refused request counted nothing");
+    }
 }

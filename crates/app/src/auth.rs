@@ -172,6 +172,7 @@ impl App {
         let tenant = self.tenant(tenant_slug).await?;
         let identifier = LoginIdentifier::parse(identifier)?;
         let password = Password::parse(password)?;
+        let _place = self.hasher.admit()?;
         let now = self.clock.now();
 
         let id_key = login_id_key(tenant.id, &identifier);

@@ -80,6 +80,16 @@ struct Inner {
     /// same as a real check.
     dummy_hash: String,
     workers: usize,
+    /// Places for requests on their way to a hash: one per thread and per
+    /// queue slot ([`Hasher::admit`]).
+    places: Arc<tokio::sync::Semaphore>,
+}
+
+/// A place in the hashing pool, held from before the work that leads to a
+/// hash until after it.
+#[must_use = "the place is given back when this is dropped"]
+pub struct Admission {
+    _place: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Hasher {
@@ -104,6 +114,7 @@ impl Hasher {
             params,
             dummy_hash,
             workers,
+            places: Arc::new(tokio::sync::Semaphore::new(workers + pool.queue)),
         });
         for n in 0..workers {
             let rx = Arc::clone(&rx);
@@ -113,6 +124,18 @@ impl Hasher {
                 .spawn(move || worker(&rx, &inner))?;
         }
         Ok(Hasher { jobs, inner })
+    }
+
+    /// Takes a place in the pool, or refuses at once with
+    /// [`HashError::Busy`] when every thread and queue slot is spoken for.
+    /// A log-on takes its place before it counts the attempt and reads the
+    /// account: under a flood, the requests that could not be hashed anyway
+    /// are turned away before they cost a database write.
+    pub fn admit(&self) -> Result<Admission, HashError> {
+        Arc::clone(&self.inner.places)
+            .try_acquire_owned()
+            .map(|place| Admission { _place: place })
+            .map_err(|_| HashError::Busy)
     }
 
     /// Number of hashing threads.
@@ -502,6 +525,22 @@ mod tests {
         for rx in pending {
             assert!(rx.await.unwrap().is_ok());
         }
+    }
+
+    #[tokio::test]
+    async fn places_are_one_per_thread_and_queue_slot_and_come_back() {
+        let h = Hasher::start(
+            &Argon2Config::default(),
+            &HashingConfig {
+                workers: 1,
+                queue: 2,
+            },
+        )
+        .unwrap();
+        let held: Vec<Admission> = (0..3).map(|_| h.admit().unwrap()).collect();
+        assert!(matches!(h.admit(), Err(HashError::Busy)), "all three taken");
+        drop(held);
+        assert!(h.admit().is_ok(), "given back when dropped");
     }
 
     impl Hasher {
