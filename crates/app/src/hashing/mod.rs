@@ -544,16 +544,14 @@ mod tests {
         }
     }
 
+    /// A pool with the default parameters.
+    fn pool(workers: usize, queue: usize) -> Hasher {
+        Hasher::start(&Argon2Config::default(), &HashingConfig { workers, queue }).unwrap()
+    }
+
     #[tokio::test]
     async fn places_are_one_per_thread_and_queue_slot_and_come_back() {
-        let h = Hasher::start(
-            &Argon2Config::default(),
-            &HashingConfig {
-                workers: 1,
-                queue: 2,
-            },
-        )
-        .unwrap();
+        let h = pool(1, 2);
         let held: Vec<Admission> = (0..3).map(|_| h.admit().unwrap()).collect();
         assert!(matches!(h.admit(), Err(HashError::Busy)), "all three taken");
         drop(held);
@@ -584,14 +582,7 @@ mod tests {
     #[test]
     fn hashing_threads_give_way_to_the_rest_of_the_server() {
         let base: i64 = rustix::process::getpriority_process(None).unwrap().into();
-        let _h = Hasher::start(
-            &Argon2Config::default(),
-            &HashingConfig {
-                workers: 2,
-                queue: 1,
-            },
-        )
-        .unwrap();
+        let _h = pool(2, 1);
         let lowered = i64::from(HASHING_NICENESS) + base;
         let mut seen = Vec::new();
         for _ in 0..200 {
