@@ -375,7 +375,7 @@ impl Store {
         ))
         .bind(tenant_id)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(account_from_row).transpose()
     }
@@ -391,7 +391,7 @@ impl Store {
         ))
         .bind(tenant_id)
         .bind(qualified_name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(account_from_row).transpose()
     }
@@ -439,7 +439,7 @@ impl Store {
         .bind(tenant_id)
         .bind(value)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(account_from_row).collect()
     }
@@ -456,7 +456,7 @@ impl Store {
         for p in params {
             query = query.bind(*p);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *self.read().await?).await?;
         rows.iter().map(account_from_row).collect()
     }
 
@@ -481,7 +481,7 @@ impl Store {
         if let Some(parent_id) = parent_id {
             query = query.bind(parent_id);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *self.read().await?).await?;
         rows.iter().map(account_from_row).collect()
     }
 
@@ -505,7 +505,7 @@ impl Store {
         for id in ids {
             query = query.bind(*id);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *self.read().await?).await?;
         let mut found: Vec<Account> = rows
             .iter()
             .map(account_from_row)
@@ -529,7 +529,7 @@ impl Store {
         .bind(account.tenant_id)
         .bind(format!("{}/%", AccountNode::format_path(&account.path)))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(account_from_row).collect()
     }
@@ -541,7 +541,7 @@ impl Store {
         ))
         .bind(account.tenant_id)
         .bind(format!("{}/%", AccountNode::format_path(&account.path)))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(account_from_row).collect()
     }
@@ -611,7 +611,7 @@ impl Store {
         )
         .bind(account_id)
         .bind(i64::from(limit.min(MAX_HISTORY)))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(|r| text(r, "hash")).collect()
     }

@@ -135,7 +135,7 @@ impl Store {
         ))
         .bind(id)
         .bind(tenant_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(from_row).transpose()
     }
@@ -241,7 +241,7 @@ impl Store {
             "SELECT id, name, content_type, size FROM appeal_attachments WHERE appeal_id = $1 ORDER BY id",
         )
         .bind(appeal_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|row| {
@@ -266,7 +266,7 @@ impl Store {
         )
         .bind(appeal_id)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(|row| Ok((text(&row, "content_type")?, text(&row, "data_base64")?)))
             .transpose()
@@ -288,7 +288,7 @@ impl Store {
         .bind(state)
         .bind(after_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(from_row).collect()
     }

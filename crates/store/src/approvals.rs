@@ -109,7 +109,7 @@ impl Store {
         ))
         .bind(id)
         .bind(tenant_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(from_row).transpose()
     }
@@ -134,7 +134,7 @@ impl Store {
         for id in approver_ids {
             query = query.bind(*id);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *self.read().await?).await?;
         rows.iter().map(from_row).collect()
     }
 

@@ -243,7 +243,7 @@ impl Store {
         if let Some(t) = tenant_id {
             q = q.bind(t);
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&mut *self.read().await?).await?;
         rows.iter().map(row_from).collect()
     }
 
@@ -282,7 +282,7 @@ impl Store {
         q = q
             .bind(filter.since.map_or(i64::MIN, |t| t.0))
             .bind(filter.until.map_or(i64::MAX, |t| t.0));
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&mut *self.read().await?).await?;
         rows.iter().map(row_from).collect()
     }
 
@@ -312,7 +312,7 @@ impl Store {
         let mut after = 0i64;
         let all_hashes: std::collections::HashSet<String> =
             sqlx::query("SELECT hash FROM audit_events")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.read().await?)
                 .await?
                 .iter()
                 .map(|r| text(r, "hash"))
@@ -324,7 +324,7 @@ impl Store {
                 "SELECT {COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT 1000"
             ))
             .bind(after)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?;
             if rows.is_empty() {
                 break;

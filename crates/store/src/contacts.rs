@@ -106,7 +106,7 @@ impl Store {
         )
         .bind(account_id)
         .bind(kind.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(|r| {
             Ok(PendingContact {

@@ -104,7 +104,7 @@ impl Store {
              (SELECT COUNT(*) FROM identity_records WHERE account_id = $1) AS identity",
         )
         .bind(account_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.read().await?)
         .await?;
         let count = |col: &str| -> Result<u32, StoreError> {
             u32::try_from(int(&row, col)?).map_err(|_| StoreError::Corrupt(col.into()))
@@ -156,7 +156,7 @@ impl Store {
              WHERE account_id = $1 ORDER BY position",
         )
         .bind(account_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|row| {
@@ -248,7 +248,7 @@ impl Store {
             "SELECT {EMERGENCY_COLUMNS} FROM emergency_contacts WHERE account_id = $1 ORDER BY id"
         ))
         .bind(account_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(emergency_from_row).collect()
     }
@@ -338,7 +338,7 @@ impl Store {
              representative_document_hmac, verified_at FROM identity_records WHERE account_id = $1",
         )
         .bind(account_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(|row| {
             Ok(IdentityRecord {
@@ -357,7 +357,7 @@ impl Store {
     pub async fn staff_role(&self, account_id: i64) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT staff_role FROM accounts WHERE id = $1")
             .bind(account_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(match row {
             Some(row) => opt_text(&row, "staff_role")?,

@@ -71,7 +71,7 @@ impl Store {
             "SELECT tenant_id, flow_id_hash, kind, secret, used, expires_at FROM external_checks WHERE key_hash = $1",
         )
         .bind(key_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(|row| {
             Ok(ExternalCheck {
@@ -252,7 +252,7 @@ impl Store {
             "SELECT issuer, linked_at FROM linked_identities WHERE account_id = $1 ORDER BY issuer",
         )
         .bind(account_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|row| {

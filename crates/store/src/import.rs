@@ -116,7 +116,7 @@ impl Store {
             for name in chunk {
                 query = query.bind(name.as_str());
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(&mut *self.read().await?).await? {
                 found.insert(text(&row, "qualified_name")?);
             }
         }

@@ -18,6 +18,7 @@ mod error;
 pub mod external;
 mod import;
 pub mod outbox;
+mod read;
 pub mod recovery;
 mod rows;
 mod sessions;
@@ -96,6 +97,8 @@ pub struct Store {
     backend: Backend,
     /// One writer at a time on SQLite (see [`write`]).
     writers: write::Gate,
+    /// SQLite's reader connections (see [`read`]).
+    readers: Option<std::sync::Arc<read::Readers>>,
     /// Tenants recently read by slug.
     tenants: std::sync::Arc<tenants::TenantCache>,
 }
@@ -125,18 +128,20 @@ impl Store {
             })
             .connect_with(options.clone())
             .await?;
-        let writers = match backend {
+        let (writers, readers) = match backend {
             Backend::Sqlite => {
                 let mut conn = AnyConnection::connect_with(&options).await?;
                 conn.execute(SQLITE_SETUP).await?;
-                Some(write::gate(conn))
+                let readers = read::Readers::new(options, SQLITE_SETUP, max_connections);
+                (Some(write::gate(conn)), Some(std::sync::Arc::new(readers)))
             }
-            Backend::Postgres => None,
+            Backend::Postgres => (None, None),
         };
         Ok(Store {
             pool,
             backend,
             writers,
+            readers,
             tenants: Default::default(),
         })
     }
@@ -161,6 +166,12 @@ impl Store {
     /// with the database's write lock taken at once; see [`write`]).
     pub(crate) async fn begin(&self) -> Result<write::WriteTx, StoreError> {
         Ok(write::WriteTx::begin(&self.writers, &self.pool).await?)
+    }
+
+    /// A connection for reads (on SQLite, one of its readers; see
+    /// [`read`]).
+    pub(crate) async fn read(&self) -> Result<read::ReadConn<'_>, StoreError> {
+        Ok(read::ReadConn::acquire(self.readers.as_deref(), &self.pool).await?)
     }
 
     /// A connection for a single-statement write outside a transaction (on
@@ -188,7 +199,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.read().await?)
         .await?;
         let known = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,

@@ -311,7 +311,7 @@ impl Store {
     ) -> Result<Option<(DeliveryState, Option<String>)>, StoreError> {
         let row = sqlx::query("SELECT state, last_error FROM outbox WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.map(|r| {
             Ok((
@@ -326,7 +326,7 @@ impl Store {
     pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
         let row =
             sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('queued', 'sending')")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.read().await?)
                 .await?;
         int(&row, "n")
     }
@@ -342,7 +342,7 @@ impl Store {
         )
         .bind(recipient)
         .bind(since.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.read().await?)
         .await?;
         int(&row, "n")
     }

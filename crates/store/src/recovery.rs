@@ -142,7 +142,7 @@ impl Store {
         ))
         .bind(id_hash)
         .bind(tenant_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(flow_from_row).transpose()
     }

@@ -104,7 +104,7 @@ impl Store {
         ))
         .bind(token_hash)
         .bind(now.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(session_from_row).transpose()
     }
@@ -170,7 +170,7 @@ impl Store {
         ))
         .bind(account_id)
         .bind(now.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(session_from_row).collect()
     }

@@ -118,7 +118,7 @@ impl Store {
         }
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1"))
             .bind(slug)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         let tenant = row.as_ref().map(tenant_from_row).transpose()?;
         if let Some(t) = &tenant {
@@ -131,7 +131,7 @@ impl Store {
     pub async fn tenant_by_id(&self, id: i64) -> Result<Option<Tenant>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         row.as_ref().map(tenant_from_row).transpose()
     }
@@ -139,7 +139,7 @@ impl Store {
     /// Every tenant, by slug.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants ORDER BY slug"))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         rows.iter().map(tenant_from_row).collect()
     }

@@ -167,7 +167,7 @@ impl Store {
             sqlx::query("SELECT locked_until FROM throttles WHERE key = $1 AND locked_until > $2")
                 .bind(key)
                 .bind(now.0)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         row.map(|r| int(&r, "locked_until").map(Timestamp))
             .transpose()

@@ -1,0 +1,185 @@
+//! Reads, and the reader connections SQLite gets.
+//!
+//! sqlx's pool checks every connection it takes back with a ping, and on
+//! SQLite a ping is one more round trip to the connection's thread: two
+//! thread wake-ups after every read, which on a loaded machine cost more
+//! than the read itself. SQLite's connections are file handles in this
+//! process, with nothing between to go stale, so on SQLite reads use a
+//! small set of connections of our own, handed out and taken back without
+//! a check. PostgreSQL's reads use the pool, whose check catches a server
+//! that went away.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Mutex;
+
+use sqlx::any::AnyConnectOptions;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection, Executor};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// SQLite's reader connections: at most `permits` at once, opened when
+/// first needed and kept.
+pub(crate) struct Readers {
+    options: AnyConnectOptions,
+    setup: &'static str,
+    idle: Mutex<Vec<AnyConnection>>,
+    permits: Semaphore,
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readers").finish_non_exhaustive()
+    }
+}
+
+impl Readers {
+    /// Up to `max` connections to `options`, each set up with `setup`.
+    pub(crate) fn new(options: AnyConnectOptions, setup: &'static str, max: u32) -> Readers {
+        Readers {
+            options,
+            setup,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(usize::try_from(max.max(1)).unwrap_or(1)),
+        }
+    }
+
+    fn take_idle(&self) -> Option<AnyConnection> {
+        self.idle.lock().ok()?.pop()
+    }
+}
+
+/// A connection for reads: one of SQLite's readers, or a pool connection.
+/// Dereferences to the connection.
+pub(crate) enum ReadConn<'a> {
+    Pool(PoolConnection<Any>),
+    Sqlite {
+        conn: Option<AnyConnection>,
+        readers: &'a Readers,
+        _permit: SemaphorePermit<'a>,
+    },
+}
+
+impl<'a> ReadConn<'a> {
+    /// Waits for a reader (SQLite) or takes a pool connection.
+    pub(crate) async fn acquire(
+        readers: Option<&'a Readers>,
+        pool: &sqlx::AnyPool,
+    ) -> Result<ReadConn<'a>, sqlx::Error> {
+        let Some(readers) = readers else {
+            return Ok(ReadConn::Pool(pool.acquire().await?));
+        };
+        let permit = readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = match readers.take_idle() {
+            Some(conn) => conn,
+            None => {
+                let mut conn = AnyConnection::connect_with(&readers.options).await?;
+                conn.execute(readers.setup).await?;
+                conn
+            }
+        };
+        Ok(ReadConn::Sqlite {
+            conn: Some(conn),
+            readers,
+            _permit: permit,
+        })
+    }
+}
+
+impl Drop for ReadConn<'_> {
+    fn drop(&mut self) {
+        // Back to the idle ones before the permit goes: whoever gets the
+        // permit next finds it there. A read cancelled mid-statement leaves
+        // nothing behind: SQLite's thread finishes or resets the statement
+        // before it takes the next command.
+        if let ReadConn::Sqlite { conn, readers, .. } = self {
+            if let (Some(conn), Ok(mut idle)) = (conn.take(), readers.idle.lock()) {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+impl Deref for ReadConn<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            ReadConn::Pool(c) => c,
+            ReadConn::Sqlite { conn, .. } => conn.as_ref().unwrap_or_else(|| gone()),
+        }
+    }
+}
+
+impl DerefMut for ReadConn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            ReadConn::Pool(c) => c,
+            ReadConn::Sqlite { conn, .. } => conn.as_mut().unwrap_or_else(|| gone()),
+        }
+    }
+}
+
+/// The connection leaves a reader only when it is dropped.
+fn gone() -> ! {
+    unreachable!("a reader used after it was given back")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::Store;
+
+    async fn one(store: &Store) -> i64 {
+        sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut *store.read().await.unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_are_kept_shared_out_and_survive_a_cancelled_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        let readers = store.readers.clone().unwrap();
+        let idle = || readers.idle.lock().unwrap().len();
+
+        // One after another: one connection, taken back each time.
+        for _ in 0..5 {
+            assert_eq!(one(&store).await, 1);
+        }
+        assert_eq!(idle(), 1);
+
+        // At most two at once: a third waits for one to come back.
+        let a = store.read().await.unwrap();
+        let b = store.read().await.unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), store.read())
+                .await
+                .is_err()
+        );
+        drop(a);
+        drop(store.read().await.unwrap());
+        drop(b);
+        assert_eq!(idle(), 2);
+
+        // A read abandoned mid-statement leaves a reader that works.
+        let slow =
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) \
+                    SELECT COUNT(*) FROM c";
+        for _ in 0..2 {
+            let mut conn = store.read().await.unwrap();
+            let read = sqlx::query_scalar::<_, i64>(slow).fetch_one(&mut *conn);
+            assert!(tokio::time::timeout(Duration::from_millis(5), read)
+                .await
+                .is_err());
+        }
+        for _ in 0..4 {
+            assert_eq!(one(&store).await, 1);
+        }
+    }
+}
