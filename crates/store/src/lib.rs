@@ -68,6 +68,24 @@ const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
      PRAGMA cache_size = -16384;";
 
+/// A SQLite connection of our own (the writer, a reader), set up as the
+/// pool's are.
+async fn open_sqlite(options: &AnyConnectOptions) -> Result<AnyConnection, sqlx::Error> {
+    let mut conn = AnyConnection::connect_with(options).await?;
+    conn.execute(SQLITE_SETUP).await?;
+    Ok(conn)
+}
+
+/// A store on a fresh SQLite file in `dir`, migrated: for the store's own
+/// unit tests.
+#[cfg(test)]
+async fn temp_sqlite_store(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let store = Store::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -130,10 +148,12 @@ impl Store {
             .await?;
         let (writers, readers) = match backend {
             Backend::Sqlite => {
-                let mut conn = AnyConnection::connect_with(&options).await?;
-                conn.execute(SQLITE_SETUP).await?;
-                let readers = read::Readers::new(options, SQLITE_SETUP, max_connections);
-                (Some(write::gate(conn)), Some(std::sync::Arc::new(readers)))
+                let writer = open_sqlite(&options).await?;
+                let readers = read::Readers::new(options, max_connections);
+                (
+                    Some(write::gate(writer)),
+                    Some(std::sync::Arc::new(readers)),
+                )
             }
             Backend::Postgres => (None, None),
         };

@@ -14,14 +14,13 @@ use std::sync::Mutex;
 
 use sqlx::any::AnyConnectOptions;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection, Executor};
+use sqlx::{Any, AnyConnection};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// SQLite's reader connections: at most `permits` at once, opened when
 /// first needed and kept.
 pub(crate) struct Readers {
     options: AnyConnectOptions,
-    setup: &'static str,
     idle: Mutex<Vec<AnyConnection>>,
     permits: Semaphore,
 }
@@ -33,11 +32,10 @@ impl std::fmt::Debug for Readers {
 }
 
 impl Readers {
-    /// Up to `max` connections to `options`, each set up with `setup`.
-    pub(crate) fn new(options: AnyConnectOptions, setup: &'static str, max: u32) -> Readers {
+    /// Up to `max` connections to `options`.
+    pub(crate) fn new(options: AnyConnectOptions, max: u32) -> Readers {
         Readers {
             options,
-            setup,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(usize::try_from(max.max(1)).unwrap_or(1)),
         }
@@ -75,11 +73,7 @@ impl<'a> ReadConn<'a> {
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let conn = match readers.take_idle() {
             Some(conn) => conn,
-            None => {
-                let mut conn = AnyConnection::connect_with(&readers.options).await?;
-                conn.execute(readers.setup).await?;
-                conn
-            }
+            None => crate::open_sqlite(&readers.options).await?,
         };
         Ok(ReadConn::Sqlite {
             conn: Some(conn),
@@ -143,8 +137,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn readers_are_kept_shared_out_and_survive_a_cancelled_read() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
-        let store = Store::connect(&url, 2).await.unwrap();
+        let store = crate::temp_sqlite_store(&dir).await;
         let readers = store.readers.clone().unwrap();
         let idle = || readers.idle.lock().unwrap().len();
 

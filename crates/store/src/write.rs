@@ -382,9 +382,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn held_statements_go_with_the_commit_and_a_failing_one_undoes_the_transaction() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
-        let store = Store::connect(&url, 2).await.unwrap();
-        store.migrate().await.unwrap();
+        let store = crate::temp_sqlite_store(&dir).await;
 
         // Held until the commit, in order, then all there.
         let mut tx = store.begin().await.unwrap();
