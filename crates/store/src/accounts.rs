@@ -170,7 +170,7 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
 /// Places `new` in the tree, checks the per-contact cap and records the
 /// initial password in the history, inside the caller's transaction.
 async fn insert_account(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut crate::lite::Conn,
     new: &NewAccount,
     max_accounts_per_contact: u32,
     now: Timestamp,
@@ -311,7 +311,7 @@ fn parent_placement(
 }
 
 pub(crate) async fn count_verified(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut crate::lite::Conn,
     tenant_id: i64,
     column: &str,
     value: &str,
@@ -356,7 +356,7 @@ impl Store {
     /// writers).
     pub(crate) async fn lock_account_creation(
         &self,
-        tx: &mut sqlx::AnyConnection,
+        tx: &mut crate::lite::Conn,
         tenant_id: i64,
     ) -> Result<(), StoreError> {
         if self.backend == crate::Backend::Postgres {
@@ -696,7 +696,7 @@ impl Store {
 }
 
 async fn policy_override_in(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::lite::Conn,
     account_id: i64,
     policy_override: Option<&PolicyOverride>,
 ) -> Result<(), StoreError> {
@@ -716,7 +716,7 @@ async fn policy_override_in(
 }
 
 async fn role_in(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::lite::Conn,
     account_id: i64,
     role: Role,
 ) -> Result<(), StoreError> {
@@ -732,7 +732,7 @@ async fn role_in(
 }
 
 async fn disabled_in(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::lite::Conn,
     account_id: i64,
     disabled: bool,
     now: Timestamp,
@@ -785,14 +785,14 @@ pub(crate) async fn set_password_in(
     // The history and the other sessions follow the password, with the
     // commit.
     let keep = i64::from(keep_history.clamp(1, MAX_HISTORY));
-    tx.at_commit(
+    tx.run(
         HISTORY_ADD,
         vec![account_id.into(), hash.into(), now.0.into()],
     )
     .await?;
-    tx.at_commit(HISTORY_TRIM, vec![account_id.into(), keep.into()])
+    tx.run(HISTORY_TRIM, vec![account_id.into(), keep.into()])
         .await?;
-    tx.at_commit(
+    tx.run(
         SESSIONS_REVOKE,
         vec![
             now.0.into(),

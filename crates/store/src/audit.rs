@@ -171,7 +171,7 @@ pub(crate) async fn append(
     let hash = event_hash(&prev_hash, now, e);
     // Nothing in a write reads its own audit rows back: the row goes with
     // the commit.
-    tx.at_commit(
+    tx.run(
         "INSERT INTO audit_events (tenant_id, at, action, actor, subject, ip, outcome, detail, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         vec![

@@ -2,8 +2,8 @@
 //! the code's HMAC until the code is entered; then the contact is bound as
 //! verified, within the tenant's cap of accounts per contact.
 
+use crate::lite::Conn;
 use regain_domain::clock::Timestamp;
-use sqlx::AnyConnection;
 
 use crate::audit::{self, AuditEvent};
 use crate::outbox::{enqueue, NewMessage};
@@ -195,7 +195,7 @@ impl Store {
 }
 
 async fn update_contact(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     account_id: i64,
     kind: ContactKind,
     value: Option<(&str, &str)>,
@@ -237,7 +237,7 @@ async fn update_contact(
 /// contact bound to `max_accounts_per_contact` other accounts already is
 /// not bound: returns `false` and changes nothing.
 pub(crate) async fn bind_in(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut crate::lite::Conn,
     backend: crate::Backend,
     account_id: i64,
     kind: ContactKind,

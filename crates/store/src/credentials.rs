@@ -402,7 +402,7 @@ impl Store {
 
 /// Inserts an identity record inside the caller's transaction.
 pub(crate) async fn insert_identity(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::lite::Conn,
     account_id: i64,
     r: &IdentityRecord,
 ) -> Result<(), StoreError> {

@@ -133,7 +133,7 @@ impl Store {
         values: &[String],
     ) -> Result<HashMap<String, i64>, StoreError> {
         let mut counts = HashMap::new();
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         for chunk in values.chunks(LOOKUP_CHUNK) {
             for (value, n) in contact_counts(&mut conn, tenant_id, email, chunk, 0).await? {
                 counts.insert(value, n);
@@ -148,7 +148,7 @@ impl Store {
     /// draws them from the identity sequence, like a default would.
     async fn reserve_account_ids(
         &self,
-        tx: &mut sqlx::AnyConnection,
+        tx: &mut crate::lite::Conn,
         n: usize,
     ) -> Result<Vec<i64>, StoreError> {
         let count = i64::try_from(n).map_err(|_| StoreError::Corrupt("import size".into()))?;
@@ -175,7 +175,7 @@ impl Store {
 
     async fn recheck_contact_caps(
         &self,
-        tx: &mut sqlx::AnyConnection,
+        tx: &mut crate::lite::Conn,
         tenant_id: i64,
         accounts: &[NewAccount],
         cap: u32,
@@ -208,7 +208,7 @@ impl Store {
 /// The parent's id, path and qualified name, by `column` (`id` or
 /// `qualified_name`).
 async fn parent_by(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut crate::lite::Conn,
     tenant_id: i64,
     column: &str,
     value: &str,
@@ -233,7 +233,7 @@ async fn parent_by(
 
 /// Verified-binding counts above `above` for each of `values`.
 async fn contact_counts(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::lite::Conn,
     tenant_id: i64,
     email: bool,
     values: &[String],
@@ -263,7 +263,7 @@ async fn contact_counts(
 }
 
 async fn insert_chunk(
-    tx: &mut sqlx::AnyConnection,
+    tx: &mut crate::lite::Conn,
     chunk: &[Placed<'_>],
     now: Timestamp,
 ) -> Result<(), StoreError> {

@@ -17,6 +17,7 @@ pub mod credentials;
 mod error;
 pub mod external;
 mod import;
+mod lite;
 pub mod outbox;
 mod read;
 pub mod recovery;
@@ -46,7 +47,8 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -69,11 +71,9 @@ const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
      PRAGMA cache_size = -16384;";
 
 /// A SQLite connection of our own (the writer, a reader), set up as the
-/// pool's are.
-async fn open_sqlite(options: &AnyConnectOptions) -> Result<AnyConnection, sqlx::Error> {
-    let mut conn = AnyConnection::connect_with(options).await?;
-    conn.execute(SQLITE_SETUP).await?;
-    Ok(conn)
+/// pool's are; its statements run in place (see [`lite`]).
+fn open_sqlite(path: &std::path::Path) -> Result<lite::Conn, sqlx::Error> {
+    Ok(lite::Conn::Lite(lite::LiteConn::open(path, SQLITE_SETUP)?))
 }
 
 /// A store on a fresh SQLite file in `dir`, migrated: for the store's own
@@ -148,8 +148,11 @@ impl Store {
             .await?;
         let (writers, readers) = match backend {
             Backend::Sqlite => {
-                let writer = open_sqlite(&options).await?;
-                let readers = read::Readers::new(options, max_connections);
+                let path = SqliteConnectOptions::from_str(url)?
+                    .get_filename()
+                    .to_path_buf();
+                let writer = open_sqlite(&path)?;
+                let readers = read::Readers::new(path, max_connections);
                 (
                     Some(write::gate(writer)),
                     Some(std::sync::Arc::new(readers)),

@@ -3,13 +3,12 @@
 //! lease, so several server processes never send one message twice and a
 //! crashed send is retried once its lease runs out.
 
+use crate::lite::Conn;
 use regain_domain::clock::Timestamp;
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
 
 use crate::rows::{int, opt_text, text};
 use crate::sql::placeholders;
-use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
 /// A delivery channel.
@@ -137,7 +136,7 @@ fn message_from_row(row: &AnyRow) -> Result<OutboxMessage, StoreError> {
 
 /// Queues `m` on `conn`, inside the caller's transaction. Returns its id.
 pub(crate) async fn enqueue(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     m: &NewMessage,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
@@ -152,28 +151,6 @@ pub(crate) async fn enqueue(
         .fetch_one(conn)
         .await?;
     int(&row, "id")
-}
-
-/// Queues `m` with the transaction's commit, when its id is not needed.
-pub(crate) async fn enqueue_at_commit(
-    tx: &mut WriteTx,
-    m: &NewMessage,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    tx.at_commit(
-        ENQUEUE,
-        vec![
-            m.idempotency_key.as_str().into(),
-            m.tenant_id.into(),
-            m.channel.as_str().into(),
-            m.recipient.as_str().into(),
-            m.subject.as_str().into(),
-            m.body.as_str().into(),
-            now.0.into(),
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 const ENQUEUE: &str =

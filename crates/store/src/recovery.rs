@@ -290,7 +290,7 @@ impl Store {
         )
         .await?;
         for notice in &reset.notices {
-            crate::outbox::enqueue_at_commit(&mut tx, notice, now).await?;
+            crate::outbox::enqueue(&mut tx, notice, now).await?;
         }
         let clear: Vec<&str> = reset.clear_throttles.iter().map(String::as_str).collect();
         crate::throttles::settle_in(&mut tx, &clear, &[]).await?;
@@ -320,7 +320,7 @@ impl Store {
 /// Writes `r` over the stored flow if its version is still `r.version`
 /// (else [`StoreError::Conflict`]), with `message_id` as its newest message.
 pub(crate) async fn update_flow(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::lite::Conn,
     r: &FlowRecord,
     message_id: Option<i64>,
 ) -> Result<(), StoreError> {
@@ -388,7 +388,7 @@ pub(crate) async fn insert_flow(
         f.expires_at.0.into(),
         to_json(&f.progress)?.into(),
     ];
-    tx.at_commit(INSERT_FLOW.as_str(), binds).await?;
+    tx.run(INSERT_FLOW.as_str(), binds).await?;
     Ok(())
 }
 

@@ -208,7 +208,7 @@ async fn insert_session(
     new: &NewSession,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.at_commit(
+    tx.run(
         "INSERT INTO sessions (token_hash, tenant_id, account_id, created_at, authenticated_at, \
          expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
         vec![

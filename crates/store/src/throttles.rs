@@ -10,7 +10,6 @@
 use regain_domain::clock::Timestamp;
 
 use crate::rows::int;
-use crate::sql::joined;
 use crate::write::WriteTx;
 use crate::{Store, StoreError};
 
@@ -48,46 +47,11 @@ pub(crate) async fn count_in(
     attempts: &[(&str, ThrottleRule)],
     now: Timestamp,
 ) -> Result<Option<(usize, Timestamp)>, StoreError> {
-    if attempts.len() > 1 && tx.is_sqlite() {
-        return count_together(tx, attempts, now).await;
-    }
     for (i, (key, rule)) in attempts.iter().enumerate() {
         let row = upsert(UPSERT, &[(key, *rule)], now)
             .fetch_one(&mut **tx)
             .await?;
         if let Some(until) = judge(tx, key, *rule, now, &row).await? {
-            return Ok(Some((i, until)));
-        }
-    }
-    Ok(None)
-}
-
-/// [`count_in`] on SQLite's writer: every key's upsert in one round trip
-/// (statements are hops to the connection's thread, and the writer is held
-/// across all of them). Keys after a refused one were counted with it, so
-/// they get their attempt back.
-async fn count_together(
-    tx: &mut WriteTx,
-    attempts: &[(&str, ThrottleRule)],
-    now: Timestamp,
-) -> Result<Option<(usize, Timestamp)>, StoreError> {
-    let sql = joined(attempts.iter().map(|_| (UPSERT, 3)));
-    let rows = upsert(&sql, attempts, now).fetch_all(&mut **tx).await?;
-    if rows.len() != attempts.len() {
-        return Err(StoreError::Corrupt(format!(
-            "{} attempt counters answered for {}",
-            rows.len(),
-            attempts.len()
-        )));
-    }
-    for (i, ((key, rule), row)) in attempts.iter().zip(&rows).enumerate() {
-        if let Some(until) = judge(tx, key, *rule, now, row).await? {
-            for ((later, _), row) in attempts.iter().zip(&rows).skip(i + 1) {
-                // A locked key was not counted (its count is 0 meanwhile).
-                if int(row, "locked_until")? <= now.0 {
-                    refund_in(tx, later).await?;
-                }
-            }
             return Ok(Some((i, until)));
         }
     }
@@ -103,10 +67,10 @@ pub(crate) async fn settle_in(
     refund: &[&str],
 ) -> Result<(), StoreError> {
     for key in clear {
-        tx.at_commit(CLEAR, vec![(*key).into()]).await?;
+        tx.run(CLEAR, vec![(*key).into()]).await?;
     }
     for key in refund {
-        tx.at_commit(REFUND, vec![(*key).into()]).await?;
+        tx.run(REFUND, vec![(*key).into()]).await?;
     }
     Ok(())
 }
@@ -245,7 +209,7 @@ fn upsert<'q>(
 /// Whether the counted attempt `row` of `key` is refused: the key is
 /// locked, or this attempt went over the limit and locks it.
 async fn judge(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::lite::Conn,
     key: &str,
     rule: ThrottleRule,
     now: Timestamp,
@@ -272,13 +236,13 @@ async fn judge(
 }
 
 /// Forgets `key` inside the caller's transaction.
-pub(crate) async fn clear_in(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
+pub(crate) async fn clear_in(conn: &mut crate::lite::Conn, key: &str) -> Result<(), StoreError> {
     sqlx::query(CLEAR).bind(key).execute(&mut *conn).await?;
     Ok(())
 }
 
 /// Gives one attempt of `key` back inside the caller's transaction.
-pub(crate) async fn refund_in(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
+pub(crate) async fn refund_in(conn: &mut crate::lite::Conn, key: &str) -> Result<(), StoreError> {
     sqlx::query(REFUND).bind(key).execute(&mut *conn).await?;
     Ok(())
 }

@@ -1,44 +1,43 @@
 //! Writes, and the one writer connection that SQLite gets.
 //!
-//! SQLite admits one writer at a time. When several connections of a pool
-//! race for it, the losers get SQLITE_BUSY and SQLite's busy handler makes
-//! them sleep in steps of up to 100 ms: under load, a write that takes a
-//! fraction of a millisecond can wait for hundreds. So on SQLite every write
-//! of this process goes through one dedicated connection, taken in arrival
-//! order behind an async mutex: the database never sees two writers of ours
-//! at once. (Another process, such as `regain backup`, still meets the busy
-//! timeout.)
+//! SQLite admits one writer at a time. When several connections race for
+//! it, the losers get SQLITE_BUSY and SQLite's busy handler makes them
+//! sleep in steps of up to 100 ms. So on SQLite every write of this process
+//! goes through one dedicated connection, taken in arrival order behind an
+//! async mutex (fair: first come, first served); its statements run in
+//! place ([`crate::lite`]), so a write holds it only for SQLite's own work.
+//! (Another process, such as the CLI, still meets the busy timeout.)
 //!
-//! One connection for all writes also keeps its page cache: in WAL mode a
-//! connection drops its whole cache when another connection wrote since its
-//! last transaction, so writes spread over a pool re-read their pages every
-//! time. And it skips the pool's check-in round trip to the connection's
-//! thread after each write. Reads still use the pool, concurrently.
+//! **Group commit.** Most of a small write's cost is its `COMMIT`: the
+//! changed pages written to the WAL, and now and then a checkpoint with an
+//! fsync. So the writer keeps one transaction open across the writes that
+//! arrive while it is busy: each write runs inside a savepoint of it (its
+//! failure or drop rolls back only its own part), and its `commit` waits
+//! until the whole group is committed, so nobody answers for data that is
+//! not on disk and every later read sees it. The group is committed by a
+//! task of its own that queues for the writer like everyone else: all the
+//! writes that were waiting before it are in the group. Under no load a
+//! group is one write; under load the cost of a commit is shared.
 //!
-//! The writer is held across every statement of a write, and each statement
-//! is a round trip to the connection's thread, so the SQLite writer saves
-//! round trips where it safely can: it knows the audit chain's last hash
-//! while no other connection has committed ([`WriteTx::audit_tail`]),
-//! attempt counters go several statements at a time (`throttles`), and the
-//! writes nothing later in the transaction reads back (audit rows, history
-//! entries, cleared counters, queued notices) travel with the `COMMIT`
-//! ([`WriteTx::at_commit`]).
+//! The writer also knows the audit chain's last hash while no other
+//! connection has committed ([`WriteTx::audit_tail`]), which saves a read
+//! per audited write.
 //!
-//! PostgreSQL needs none of this: its writes use the pool.
+//! PostgreSQL needs none of this: its writes use the pool, one transaction
+//! each.
 
 use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use sqlx::any::AnyArguments;
-use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Executor, Row, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::{Any, Executor, Row};
+use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
-use crate::sql::joined;
+use crate::lite::Conn;
 
-/// A value bound to a statement that may run later ([`WriteTx::at_commit`]).
+/// A value bound to a statement built at run time ([`WriteTx::run`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Bind {
     Int(i64),
@@ -93,157 +92,199 @@ fn bound<'q>(
     q
 }
 
-/// A statement held back until the commit: its SQL, numbered `$1…$n` for
-/// its `n` values.
-#[derive(Debug)]
-struct Later {
-    sql: Cow<'static, str>,
-    binds: Vec<Bind>,
-}
+/// At most this many writes wait in one group: a write that would make
+/// it bigger commits it itself.
+const GROUP_MAX: usize = 256;
 
-/// The SQLite writer: its connection, whether a transaction was left open
-/// on it (by a write dropped before its commit, or a failed commit), and
-/// what it knows of the audit chain's last row.
+/// The SQLite writer: its connection, the group transaction open on it,
+/// and what it knows of the audit chain's last row.
 pub(crate) struct Writer {
-    conn: AnyConnection,
+    conn: Conn,
+    /// Whether the group transaction is open.
     open: bool,
+    /// Whether a write's savepoint is open inside it.
+    member: bool,
     /// The hash of the audit chain's last row as of this connection's last
     /// commit, with the database's `data_version` then. SQLite changes
     /// `data_version` whenever another connection (another process: the
     /// CLI, a backup restore) commits; while it is unchanged, no row was
     /// appended but ours, and the append skips reading the tail.
     audit_tail: Option<(i64, String)>,
-    /// During a transaction: the chain's last hash when known, and the
-    /// `data_version` read at its start.
+    /// During the group transaction: the chain's last hash when known, and
+    /// the `data_version` read at its start.
     tx_tail: Option<String>,
     tx_version: i64,
-    /// The transaction's statements held for its commit.
-    later: Vec<Later>,
+    /// `tx_tail` when the current write began (back to it if the write
+    /// rolls back).
+    member_tail: Option<String>,
+    /// The writes done and waiting for the group's commit.
+    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    /// Wakes the group's committer.
+    due: Arc<Notify>,
+    /// Group commits so far.
+    commits: u64,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("open", &self.open).finish()
+        f.debug_struct("Writer")
+            .field("open", &self.open)
+            .field("waiting", &self.waiting.len())
+            .finish()
+    }
+}
+
+/// SQLite's writer and the task that commits its groups; the task ends
+/// when the last store holding this goes.
+pub(crate) struct Group {
+    writer: Arc<Mutex<Writer>>,
+    due: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.due.notify_one();
     }
 }
 
 /// `Some` on SQLite.
-pub(crate) type Gate = Option<Arc<Mutex<Writer>>>;
+pub(crate) type Gate = Option<Arc<Group>>;
 
-/// Wraps SQLite's writer connection (already set up) for [`Gate`].
-pub(crate) fn gate(conn: AnyConnection) -> Arc<Mutex<Writer>> {
-    Arc::new(Mutex::new(Writer {
+/// Wraps SQLite's writer connection (already set up) for [`Gate`] and
+/// starts its committer (on the current runtime).
+pub(crate) fn gate(conn: Conn) -> Arc<Group> {
+    let due = Arc::new(Notify::new());
+    let writer = Arc::new(Mutex::new(Writer {
         conn,
         open: false,
+        member: false,
         audit_tail: None,
         tx_tail: None,
         tx_version: 0,
-        later: Vec::new(),
-    }))
+        member_tail: None,
+        waiting: Vec::new(),
+        due: due.clone(),
+        commits: 0,
+    }));
+    let group = Arc::new(Group {
+        writer: writer.clone(),
+        due: due.clone(),
+    });
+    let weak = Arc::downgrade(&writer);
+    drop(writer);
+    tokio::spawn(committer(weak, due));
+    group
 }
 
-/// A write transaction: a pool transaction (PostgreSQL), or SQLite's writer
-/// inside `BEGIN IMMEDIATE … COMMIT`, held until the transaction ends.
+/// Commits each group once the writes queued before it are in.
+async fn committer(writer: Weak<Mutex<Writer>>, due: Arc<Notify>) {
+    loop {
+        due.notified().await;
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        writer.lock().await.commit_group();
+        if Arc::strong_count(&writer) == 1 {
+            return;
+        }
+    }
+}
+
+/// A write transaction: a pool transaction (PostgreSQL), or a savepoint in
+/// SQLite's group transaction, holding the writer until it ends.
 /// Dereferences to the connection, like `sqlx::Transaction`. Dropped
 /// without a commit, it rolls back.
 pub(crate) enum WriteTx {
-    Pool(Option<Transaction<'static, Any>>),
+    Pool(Option<Conn>),
     Sqlite(Option<OwnedMutexGuard<Writer>>),
 }
 
 impl WriteTx {
-    /// Starts a transaction: on SQLite, waits for the writer and takes the
-    /// database's write lock at once (`BEGIN IMMEDIATE`: a deferred
-    /// transaction that reads and then writes can fail with "database is
-    /// locked" when another process wrote in between).
+    /// Starts a transaction: on SQLite, waits for the writer, opens the
+    /// group transaction if none is open (`BEGIN IMMEDIATE`: the database's
+    /// write lock at once; a deferred transaction that reads and then
+    /// writes can fail with "database is locked" when another process
+    /// wrote in between) and a savepoint for this write.
     pub(crate) async fn begin(gate: &Gate, pool: &sqlx::AnyPool) -> Result<WriteTx, sqlx::Error> {
         let Some(gate) = gate else {
-            return Ok(WriteTx::Pool(Some(pool.begin().await?)));
+            return Ok(WriteTx::Pool(Some(Conn::Tx(pool.begin().await?))));
         };
-        let mut writer = gate.clone().lock_owned().await;
-        writer.settle().await;
-        // One round trip for both: every statement is a hop to the
-        // connection's thread, and the writer is held across all of them.
-        writer.open = true;
-        let rows = sqlx::query("BEGIN IMMEDIATE; PRAGMA data_version")
-            .fetch_all(&mut writer.conn)
-            .await?;
-        let version: i64 = rows.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
-        writer.tx_version = version;
-        writer.tx_tail = match writer.audit_tail.take() {
-            Some((v, hash)) if v == version => Some(hash),
-            _ => None,
-        };
+        let mut writer = gate.writer.clone().lock_owned().await;
+        writer.settle();
+        if !writer.open {
+            let rows = sqlx::query("BEGIN IMMEDIATE; PRAGMA data_version")
+                .fetch_all(&mut writer.conn)
+                .await?;
+            writer.open = true;
+            let version: i64 = rows.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
+            writer.tx_version = version;
+            writer.tx_tail = match writer.audit_tail.take() {
+                Some((v, hash)) if v == version => Some(hash),
+                _ => None,
+            };
+        }
+        writer.conn.execute("SAVEPOINT write").await?;
+        writer.member = true;
+        writer.member_tail = writer.tx_tail.clone();
         Ok(WriteTx::Sqlite(Some(writer)))
     }
 
-    /// Commits, then lets the next writer in.
+    /// Commits: on SQLite, adds this write to the group, lets the next
+    /// writer in and waits for the group's commit.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        match &mut self {
-            WriteTx::Pool(tx) => match tx.take() {
-                Some(tx) => tx.commit().await,
-                None => Ok(()),
-            },
+        let done = match &mut self {
+            WriteTx::Pool(tx) => {
+                return match tx.take() {
+                    Some(Conn::Tx(tx)) => tx.commit().await,
+                    _ => Ok(()),
+                }
+            }
             WriteTx::Sqlite(writer) => {
-                let Some(w) = writer.as_mut() else {
+                let Some(mut w) = writer.take() else {
                     return Ok(());
                 };
-                let later = std::mem::take(&mut w.later);
-                if later.is_empty() {
-                    w.conn.execute("COMMIT").await?;
-                } else {
-                    // One round trip: a failing statement stops the rest,
-                    // COMMIT included, and the drop rolls back.
-                    let sql = joined(
-                        later
-                            .iter()
-                            .map(|l| (l.sql.as_ref(), l.binds.len()))
-                            .chain(std::iter::once(("COMMIT", 0))),
-                    );
-                    let binds: Vec<Bind> = later.into_iter().flat_map(|l| l.binds).collect();
-                    bound(sqlx::query(&sql), &binds)
-                        .execute(&mut w.conn)
-                        .await?;
+                if let Err(e) = w.conn.execute("RELEASE write").await {
+                    w.roll_back_member();
+                    return Err(e);
                 }
-                w.open = false;
-                // Our own commit leaves this connection's data_version as
-                // it was.
-                w.audit_tail = w.tx_tail.take().map(|hash| (w.tx_version, hash));
-                Ok(())
+                w.member = false;
+                let (tx, rx) = oneshot::channel();
+                w.waiting.push(tx);
+                if w.waiting.len() >= GROUP_MAX {
+                    w.commit_group();
+                } else {
+                    w.due.notify_one();
+                }
+                rx
             }
+        };
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(sqlx::Error::Protocol(e)),
+            Err(_) => Err(sqlx::Error::Protocol(
+                "the writer stopped before the commit".into(),
+            )),
         }
     }
 
     /// Runs `sql` (numbered `$1…$n` for the `n` values of `binds`) as part
-    /// of this transaction, for a write that nothing later in the
-    /// transaction reads back: SQLite's writer holds it and sends it with
-    /// the `COMMIT`, in the order given, saving its round trip; a pool
-    /// transaction runs it at once. Its error, if any, comes from the
-    /// commit, and nothing of the transaction is written.
-    pub(crate) async fn at_commit(
+    /// of this transaction: for statements built at run time.
+    pub(crate) async fn run(
         &mut self,
         sql: impl Into<Cow<'static, str>>,
         binds: Vec<Bind>,
     ) -> Result<(), sqlx::Error> {
         let sql = sql.into();
-        match self {
-            WriteTx::Sqlite(Some(w)) => {
-                w.later.push(Later { sql, binds });
-                Ok(())
-            }
-            _ => {
-                bound(sqlx::query(&sql), &binds)
-                    .execute(&mut **self)
-                    .await?;
-                Ok(())
-            }
-        }
-    }
-
-    /// Whether this is SQLite's writer (which takes several statements in
-    /// one round trip).
-    pub(crate) fn is_sqlite(&self) -> bool {
-        matches!(self, WriteTx::Sqlite(_))
+        bound(sqlx::query(&sql), &binds)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
     }
 
     /// The audit chain's last hash, when the SQLite writer knows it.
@@ -263,15 +304,66 @@ impl WriteTx {
 }
 
 impl Writer {
-    /// Rolls back what an earlier write left open (an error there means no
-    /// transaction was open: a `BEGIN` that failed). What the writer knew
-    /// of the audit chain goes with it.
-    async fn settle(&mut self) {
-        self.later.clear();
-        if self.open {
-            let _ = self.conn.execute("ROLLBACK").await;
-            self.open = false;
-            self.tx_tail = None;
+    fn lite(&mut self) -> Option<&mut crate::lite::LiteConn> {
+        match &mut self.conn {
+            Conn::Lite(lite) => Some(lite),
+            _ => None,
+        }
+    }
+
+    /// Runs `sql` in place, its error reduced to a message.
+    fn exec(&mut self, sql: &str) -> Result<(), String> {
+        match self.lite() {
+            Some(lite) => lite.run(sql, &[]).map(drop).map_err(|e| e.to_string()),
+            None => Err("not a SQLite connection".into()),
+        }
+    }
+
+    /// Rolls back what a write left open (dropped before its commit).
+    fn settle(&mut self) {
+        if self.member {
+            self.roll_back_member();
+        }
+    }
+
+    /// Undoes the current write's own part of the group. If SQLite undid
+    /// the whole transaction (it does after some errors, such as a full
+    /// disk), the writes waiting in it fail too.
+    fn roll_back_member(&mut self) {
+        self.member = false;
+        self.tx_tail = self.member_tail.take();
+        let undone = self.exec("ROLLBACK TO write; RELEASE write");
+        let gone = self.lite().is_some_and(|l| !l.in_transaction());
+        if undone.is_err() || gone {
+            let _ = self.exec("ROLLBACK");
+            self.end_group(Err("the transaction was rolled back".into()));
+        }
+    }
+
+    /// Commits the group transaction, if one is open, and tells its writes.
+    fn commit_group(&mut self) {
+        if !self.open {
+            return;
+        }
+        let result = self.exec("COMMIT");
+        if result.is_err() {
+            let _ = self.exec("ROLLBACK");
+        }
+        self.commits += 1;
+        self.end_group(result);
+    }
+
+    fn end_group(&mut self, result: Result<(), String>) {
+        self.open = false;
+        self.member = false;
+        // Our own commit leaves this connection's data_version as it was.
+        self.audit_tail = match &result {
+            Ok(()) => self.tx_tail.take().map(|hash| (self.tx_version, hash)),
+            Err(_) => None,
+        };
+        self.tx_tail = None;
+        for w in self.waiting.drain(..) {
+            let _ = w.send(result.clone());
         }
     }
 }
@@ -279,26 +371,16 @@ impl Writer {
 impl Drop for WriteTx {
     fn drop(&mut self) {
         // A write that ends without its commit (an error, a cancelled
-        // request) rolls back before the next writer gets in; the guard
-        // travels with the rollback. Without a runtime (shutdown), the next
-        // `begin` rolls back instead.
-        if let WriteTx::Sqlite(writer) = self {
-            if let Some(mut w) = writer.take() {
-                if w.open {
-                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                        runtime.spawn(async move {
-                            w.settle().await;
-                        });
-                    }
-                }
-            }
+        // request) rolls back its part before the next writer gets in.
+        if let WriteTx::Sqlite(Some(w)) = self {
+            w.settle();
         }
     }
 }
 
 impl Deref for WriteTx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
         match self {
             WriteTx::Pool(Some(tx)) => tx,
             WriteTx::Sqlite(Some(w)) => &w.conn,
@@ -308,7 +390,7 @@ impl Deref for WriteTx {
 }
 
 impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+    fn deref_mut(&mut self) -> &mut Conn {
         match self {
             WriteTx::Pool(Some(tx)) => tx,
             WriteTx::Sqlite(Some(w)) => &mut w.conn,
@@ -318,10 +400,10 @@ impl DerefMut for WriteTx {
 }
 
 /// A single-statement write outside a transaction: a pool connection
-/// (PostgreSQL) or SQLite's writer, in autocommit. Dereferences to the
-/// connection.
+/// (PostgreSQL) or SQLite's writer, in autocommit (the group waiting on it
+/// is committed first). Dereferences to the connection.
 pub(crate) enum WriteConn {
-    Pool(PoolConnection<Any>),
+    Pool(Conn),
     Sqlite(OwnedMutexGuard<Writer>),
 }
 
@@ -332,17 +414,18 @@ impl WriteConn {
         pool: &sqlx::AnyPool,
     ) -> Result<WriteConn, sqlx::Error> {
         let Some(gate) = gate else {
-            return Ok(WriteConn::Pool(pool.acquire().await?));
+            return Ok(WriteConn::Pool(Conn::Pooled(pool.acquire().await?)));
         };
-        let mut writer = gate.clone().lock_owned().await;
-        writer.settle().await;
+        let mut writer = gate.writer.clone().lock_owned().await;
+        writer.settle();
+        writer.commit_group();
         Ok(WriteConn::Sqlite(writer))
     }
 }
 
 impl Deref for WriteConn {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
         match self {
             WriteConn::Pool(c) => c,
             WriteConn::Sqlite(w) => &w.conn,
@@ -351,7 +434,7 @@ impl Deref for WriteConn {
 }
 
 impl DerefMut for WriteConn {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+    fn deref_mut(&mut self) -> &mut Conn {
         match self {
             WriteConn::Pool(c) => c,
             WriteConn::Sqlite(w) => &mut w.conn,
@@ -374,46 +457,53 @@ mod tests {
 
     async fn keys(store: &Store) -> Vec<String> {
         sqlx::query_scalar("SELECT key FROM throttles ORDER BY key")
-            .fetch_all(&store.pool)
+            .fetch_all(&mut *store.read().await.unwrap())
             .await
             .unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn held_statements_go_with_the_commit_and_a_failing_one_undoes_the_transaction() {
+    async fn writes_arriving_together_commit_together_and_each_undoes_only_its_own_part() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::temp_sqlite_store(&dir).await;
 
-        // Held until the commit, in order, then all there.
-        let mut tx = store.begin().await.unwrap();
-        tx.at_commit(INSERT, vec!["b".into()]).await.unwrap();
-        sqlx::query(INSERT)
-            .bind("a")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM throttles WHERE key = 'b'")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        assert_eq!(seen, 0, "held, not yet run");
-        tx.commit().await.unwrap();
-        assert_eq!(keys(&store).await, ["a", "b"]);
+        // Sixty writes at once; every fifth is dropped before its commit.
+        let writes = (0..60).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = format!("k{i:02}");
+                let mut tx = store.begin().await.unwrap();
+                tx.run(INSERT, vec![key.as_str().into()]).await.unwrap();
+                if i % 5 == 0 {
+                    return None;
+                }
+                tx.commit().await.unwrap();
+                // Committed when the commit returns: another connection
+                // sees it.
+                assert_eq!(keys(&store).await.iter().filter(|k| **k == key).count(), 1);
+                Some(key)
+            })
+        });
+        let mut kept = Vec::new();
+        for w in writes.collect::<Vec<_>>() {
+            kept.extend(w.await.unwrap());
+        }
+        kept.sort();
+        assert_eq!(keys(&store).await, kept);
+        assert_eq!(kept.len(), 48);
+        let commits = store.writers.as_ref().unwrap().writer.lock().await.commits;
+        assert!(commits < 48, "{commits} commits for 48 writes: no groups");
 
-        // A held statement that fails at the commit (a duplicate key) takes
-        // the whole transaction with it, and the writer carries on.
+        // A write that fails halfway undoes its own part; the group's
+        // other writes stay.
         let mut tx = store.begin().await.unwrap();
-        sqlx::query(INSERT)
-            .bind("c")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        tx.at_commit(INSERT, vec!["d".into()]).await.unwrap();
-        tx.at_commit(INSERT, vec!["a".into()]).await.unwrap();
-        assert!(tx.commit().await.is_err());
+        tx.run(INSERT, vec!["x".into()]).await.unwrap();
+        assert!(tx.run(INSERT, vec!["k01".into()]).await.is_err());
+        drop(tx);
         let mut tx = store.begin().await.unwrap();
-        tx.at_commit(INSERT, vec!["e".into()]).await.unwrap();
+        tx.run(INSERT, vec!["y".into()]).await.unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(keys(&store).await, ["a", "b", "e"]);
+        let all = keys(&store).await;
+        assert!(all.contains(&"y".to_string()) && !all.contains(&"x".to_string()));
     }
 }
