@@ -12,6 +12,7 @@ pub mod appeals;
 pub mod approvals;
 pub mod audit;
 mod captchas;
+mod checkpoint;
 pub mod contacts;
 pub mod credentials;
 mod error;
@@ -43,6 +44,7 @@ pub use tenants::{NewTenant, Tenant, TENANT_CACHE_TTL};
 pub use throttles::{Counted, ThrottleRule};
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -151,12 +153,15 @@ impl Store {
                 let path = SqliteConnectOptions::from_str(url)?
                     .get_filename()
                     .to_path_buf();
-                let writer = open_sqlite(&path)?;
+                // The writer leaves checkpoints to [`checkpoint`].
+                let writer = lite::Conn::Lite(lite::LiteConn::open(
+                    &path,
+                    &format!("{SQLITE_SETUP} PRAGMA wal_autocheckpoint = 0;"),
+                )?);
+                let group = write::gate(writer);
+                tokio::spawn(checkpoint::run(path.clone(), Arc::downgrade(&group)));
                 let readers = read::Readers::new(path, max_connections);
-                (
-                    Some(write::gate(writer)),
-                    Some(std::sync::Arc::new(readers)),
-                )
+                (Some(group), Some(std::sync::Arc::new(readers)))
             }
             Backend::Postgres => (None, None),
         };
