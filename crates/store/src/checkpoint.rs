@@ -34,7 +34,7 @@ pub(crate) async fn run(path: PathBuf, group: Weak<Group>) {
         let done = tokio::task::spawn_blocking(move || {
             let mut c = match taken {
                 Some(c) => c,
-                None => LiteConn::open(&path, crate::SQLITE_SETUP)?,
+                None => crate::open_sqlite(&path)?,
             };
             c.run("PRAGMA wal_checkpoint(PASSIVE)", &[])?;
             Ok::<_, sqlx::Error>(c)

@@ -72,10 +72,11 @@ const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
      PRAGMA cache_size = -16384;";
 
-/// A SQLite connection of our own (the writer, a reader), set up as the
-/// pool's are; its statements run in place (see [`lite`]).
-fn open_sqlite(path: &std::path::Path) -> Result<lite::Conn, sqlx::Error> {
-    Ok(lite::Conn::Lite(lite::LiteConn::open(path, SQLITE_SETUP)?))
+/// A SQLite connection of our own (the writer, a reader, the
+/// checkpointer), set up as the pool's are; its statements run in place
+/// (see [`lite`]).
+fn open_sqlite(path: &std::path::Path) -> Result<lite::LiteConn, sqlx::Error> {
+    lite::LiteConn::open(path, SQLITE_SETUP)
 }
 
 /// A store on a fresh SQLite file in `dir`, migrated: for the store's own
@@ -118,9 +119,9 @@ pub struct Store {
     /// One writer at a time on SQLite (see [`write`]).
     writers: write::Gate,
     /// SQLite's reader connections (see [`read`]).
-    readers: Option<std::sync::Arc<read::Readers>>,
+    readers: Option<Arc<read::Readers>>,
     /// Tenants recently read by slug.
-    tenants: std::sync::Arc<tenants::TenantCache>,
+    tenants: Arc<tenants::TenantCache>,
 }
 
 impl Store {
@@ -154,14 +155,12 @@ impl Store {
                     .get_filename()
                     .to_path_buf();
                 // The writer leaves checkpoints to [`checkpoint`].
-                let writer = lite::Conn::Lite(lite::LiteConn::open(
-                    &path,
-                    &format!("{SQLITE_SETUP} PRAGMA wal_autocheckpoint = 0;"),
-                )?);
-                let group = write::gate(writer);
+                let mut writer = open_sqlite(&path)?;
+                writer.run("PRAGMA wal_autocheckpoint = 0", &[])?;
+                let group = write::gate(lite::Conn::Lite(writer));
                 tokio::spawn(checkpoint::run(path.clone(), Arc::downgrade(&group)));
                 let readers = read::Readers::new(path, max_connections);
-                (Some(group), Some(std::sync::Arc::new(readers)))
+                (Some(group), Some(Arc::new(readers)))
             }
             Backend::Postgres => (None, None),
         };

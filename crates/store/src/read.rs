@@ -9,12 +9,12 @@
 //! away.
 
 use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use std::path::PathBuf;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::lite::Conn;
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// SQLite's reader connections: at most `permits` at once, opened when
 /// first needed and kept.
@@ -72,7 +72,7 @@ impl<'a> ReadConn<'a> {
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let conn = match readers.take_idle() {
             Some(conn) => conn,
-            None => crate::open_sqlite(&readers.path)?,
+            None => Conn::Lite(crate::open_sqlite(&readers.path)?),
         };
         Ok(ReadConn::Sqlite {
             conn: Some(conn),

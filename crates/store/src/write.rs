@@ -190,9 +190,6 @@ async fn committer(writer: Weak<Mutex<Writer>>, due: Arc<Notify>) {
             return;
         };
         writer.lock().await.commit_group();
-        if Arc::strong_count(&writer) == 1 {
-            return;
-        }
     }
 }
 
