@@ -88,6 +88,33 @@ backend_tests! {
         assert_eq!(status, 400);
     }
 
+    async fn the_code_comes_in_the_accounts_language(backend: Backend) {
+        let t = TestApp::spawn(backend).await;
+        let spec = regain_app::accounts::AccountSpec {
+            parent: None,
+            kind: Some(regain_domain::account::AccountKind::Individual),
+            role: None,
+            username: "mei".into(),
+            display_name: None,
+            email: Some("mei@example.cn".into()),
+            phone: None,
+            password: Some(regain_domain::password::Password::parse(PASSWORD.into()).unwrap()),
+            must_change_password: false,
+            locale: Some("zh-CN".into()),
+            contacts_verified: true,
+        };
+        t.app.create_account(&t.tenant, spec).await.unwrap();
+        let (status, body) = t.start_recovery("mei").await;
+        assert_eq!(status, 201, "{body}");
+        let (status, challenged, _) = t
+            .step(&flow_id(&body), "challenge", json!({"method": "email_code"}))
+            .await;
+        assert_eq!(status, 200, "{challenged}");
+        assert_eq!(challenged["delivery"]["state"], "queued", "the answer tells of the message it queued");
+        let mail = t.smtp.wait_for("mei@example.cn", 1).await;
+        assert!(mail[0].contains("您的验证码是"), "the code email is in Chinese: {}", mail[0]);
+    }
+
     async fn sms_code_journey_through_a_signed_gateway(backend: Backend) {
         let t = TestApp::spawn(backend).await;
         t.account("alice", None, Some("+8613812341234")).await;

@@ -284,6 +284,7 @@ backend_tests! {
             reset_token_hash: None,
             version: 0,
             created_at: NOW,
+            account_locale: None,
         };
         let event = AuditEvent::new(Some(tid), "recovery.start", "anonymous", "flow", "127.0.0.1", "success");
         assert_eq!(store.create_flow(&[("w", rule)], &record, &event).await.unwrap(), Counted::Done(()));
@@ -294,6 +295,35 @@ backend_tests! {
         assert!(store.throttle_attempt("w", rule, NOW).await.unwrap().is_some(), "the third is refused");
         let events = store.audit_events(Some(tid), None, 10).await.unwrap();
         assert_eq!(events.iter().filter(|e| e.event.action == "recovery.start").count(), 1);
+    }
+
+    async fn a_flow_is_read_with_its_accounts_locale(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let rule = ThrottleRule { max_attempts: 5, window_secs: 60, lock_secs: 300 };
+        let mut spec = new_account(tid, &Placement::Root(AccountKind::Individual), "mei");
+        spec.locale = "zh-CN".into();
+        let mei = store.create_account(&spec, 5, NOW).await.unwrap();
+        let event = AuditEvent::new(Some(tid), "recovery.start", "anonymous", "flow", "127.0.0.1", "success");
+        for (id_hash, account_id) in [("real", Some(mei.id)), ("decoy", None)] {
+            let record = FlowRecord {
+                id_hash: id_hash.into(),
+                tenant_id: tid,
+                account_id,
+                contact: None,
+                flow: Flow::start(Vec::new(), account_id.is_none(), NOW, &RecoverySettings::default()),
+                code_hmac: None,
+                last_message_id: None,
+                reset_token_hash: None,
+                version: 0,
+                created_at: NOW,
+                account_locale: None,
+            };
+            assert_eq!(store.create_flow(&[("w", rule)], &record, &event).await.unwrap(), Counted::Done(()));
+        }
+        let real = store.flow(tid, "real").await.unwrap().unwrap();
+        assert_eq!((real.account_id, real.account_locale.as_deref()), (Some(mei.id), Some("zh-CN")));
+        let decoy = store.flow(tid, "decoy").await.unwrap().unwrap();
+        assert_eq!(decoy.account_locale, None);
     }
 
     async fn the_audit_chain_stays_whole_when_two_processes_append(backend: Backend) {

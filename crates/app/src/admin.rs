@@ -467,6 +467,7 @@ impl App {
                     reset_token_hash: Some(token_hash(&token)),
                     version: 0,
                     created_at: now,
+                    account_locale: None,
                 };
                 self.store
                     .issue_reset_link(&record, target.id, &messages, &event, now)

@@ -593,6 +593,7 @@ impl App {
                 reset_token_hash: Some(token_hash(&token)),
                 version: 0,
                 created_at: now,
+                account_locale: None,
             };
             (
                 Some(record),

@@ -382,6 +382,7 @@ impl App {
             reset_token_hash: None,
             version: 0,
             created_at: now,
+            account_locale: None,
         };
         let event = AuditEvent::new(
             Some(tenant.id),
@@ -427,14 +428,29 @@ impl App {
         flow_id: &str,
     ) -> Result<Status, AppError> {
         let r = self.load_flow(tenant, flow_id).await?;
-        let s = &tenant.settings.recovery;
-        let now = self.clock.now();
-        let delivery = match (r.last_message_id, r.flow.decoy, r.flow.last_sent_at) {
-            (Some(id), _, _) => self
+        let delivery = match r.last_message_id {
+            Some(id) => self
                 .store
                 .message_status(id)
                 .await?
                 .map(|(state, error)| (state.as_str().to_string(), error)),
+            None => None,
+        };
+        self.status_of(tenant, &r, delivery).await
+    }
+
+    /// The status of `r` as just read or saved, its last message (if it
+    /// has one) being in `delivery`'s state.
+    async fn status_of(
+        &self,
+        tenant: &Tenant,
+        r: &FlowRecord,
+        delivery: Option<(String, Option<String>)>,
+    ) -> Result<Status, AppError> {
+        let s = &tenant.settings.recovery;
+        let now = self.clock.now();
+        let delivery = match (delivery, r.flow.decoy, r.flow.last_sent_at) {
+            (Some(d), _, _) => Some(d),
             // A decoy reports what a working delivery would: queued at
             // first, sent a moment later.
             (None, true, Some(at)) if now.0 <= at.0 => Some(("queued".to_string(), None)),
@@ -462,7 +478,7 @@ impl App {
             reason: r.flow.progress.reason.clone(),
             url: r.flow.progress.url.clone(),
             ready: r.flow.progress.passed,
-            state: r.flow.state_at(self.clock.now()),
+            state: r.flow.state_at(now),
             method: r.flow.method,
             methods: listed(&r.flow.offers),
             attempts_left: r.flow.tries_left(s),
@@ -546,19 +562,28 @@ impl App {
             "success",
         );
         let sent = match (&outcome, method) {
-            (Ok(_), Method::SecurityQuestions) => self.ask_questions(tenant, r.clone(), now).await,
-            (Ok(_), Method::Face) => self.start_face(tenant, r.clone(), client).await,
-            (Ok(_), Method::ExternalIdentity) => {
-                self.start_external_identity(tenant, r.clone(), client)
-                    .await
-            }
+            (Ok(_), Method::SecurityQuestions) => self
+                .ask_questions(tenant, r.clone(), now)
+                .await
+                .map(|()| None),
+            (Ok(_), Method::Face) => self
+                .start_face(tenant, r.clone(), client)
+                .await
+                .map(|()| None),
+            (Ok(_), Method::ExternalIdentity) => self
+                .start_external_identity(tenant, r.clone(), client)
+                .await
+                .map(|()| None),
             (Ok(send), Method::AdminApproval) => {
                 let approver = send
                     .destination
                     .as_deref()
                     .and_then(|d| d.parse::<i64>().ok());
                 match approver {
-                    Some(id) => self.request_approval(tenant, r.clone(), id, client).await,
+                    Some(id) => self
+                        .request_approval(tenant, r.clone(), id, client)
+                        .await
+                        .map(|()| None),
                     None => Err(AppError::internal("an approval offer without its approver")),
                 }
             }
@@ -573,11 +598,12 @@ impl App {
                     (budget, Some(&success)),
                 )
                 .await
+                .map(Some)
             }
         };
         match &sent {
-            Ok(()) if code => {}
-            Ok(()) => self.store.audit(&success, now).await?,
+            Ok(_) if code => {}
+            Ok(_) => self.store.audit(&success, now).await?,
             // Over the address's budget: refused before anything happened,
             // as when the budget was counted first.
             Err(AppError::Throttled { .. }) => {}
@@ -593,8 +619,12 @@ impl App {
                 .await?;
             }
         }
-        sent?;
-        self.recovery_status(tenant, flow_id).await
+        // A code's flow is known as saved; the other methods saved theirs
+        // their own way.
+        match sent? {
+            Some(saved) => self.status_of(tenant, &saved, just_queued(&saved)).await,
+            None => self.recovery_status(tenant, flow_id).await,
+        }
     }
 
     /// Sends a new code by the chosen method (after the cooldown). The
@@ -627,15 +657,16 @@ impl App {
         let now = self.clock.now();
         let outcome = r.flow.resend(now, s);
         let budget = self.request_budget(tenant, client);
-        self.send_code(tenant, flow_id, r.clone(), outcome, now, (budget, None))
+        let saved = self
+            .send_code(tenant, flow_id, r, outcome, now, (budget, None))
             .await?;
-        self.recovery_status(tenant, flow_id).await
+        self.status_of(tenant, &saved, just_queued(&saved)).await
     }
 
     /// Persists a challenge or resend, counting the `request` budget (and
     /// the destination's) in the same write: on refusal the (possibly
     /// counted) wrong try; on success a fresh code, its message and
-    /// `audit`.
+    /// `audit`. Returns the flow as saved.
     async fn send_code(
         &self,
         tenant: &Tenant,
@@ -644,7 +675,7 @@ impl App {
         outcome: Result<regain_domain::recovery::Send, regain_domain::recovery::FlowError>,
         now: Timestamp,
         (request, audit): (Budget, Option<&AuditEvent>),
-    ) -> Result<(), AppError> {
+    ) -> Result<FlowRecord, AppError> {
         let s = &tenant.settings.recovery;
         let send = match outcome {
             Ok(send) => send,
@@ -676,7 +707,7 @@ impl App {
         r.code_hmac = Some(code_hmac(self, flow_id, &code));
         let message = match &send.destination {
             Some(destination) => {
-                let locale = self.flow_locale(tenant, &r).await?;
+                let locale = Self::flow_locale(&r);
                 let minutes = s.code_ttl_secs / 60;
                 let (channel, template) = match send.method {
                     Method::EmailCode => (Channel::Email, Template::RecoveryCode { code, minutes }),
@@ -707,12 +738,15 @@ impl App {
             }
             None => None,
         };
-        self.save_counted(&[request, destination], &r, message.as_ref(), audit, now)
+        let queued = self
+            .save_counted(&[request, destination], &r, message.as_ref(), audit, now)
             .await?;
-        if message.is_some() {
+        if queued.is_some() {
             self.outbox_wake.notify_one();
+            r.last_message_id = queued;
         }
-        Ok(())
+        r.version += 1;
+        Ok(r)
     }
 
     /// Picks the questions of a flow (once: a second challenge shows the
@@ -744,15 +778,12 @@ impl App {
         }
     }
 
-    async fn flow_locale(&self, tenant: &Tenant, r: &FlowRecord) -> Result<Locale, AppError> {
-        Ok(match r.account_id {
-            Some(id) => self
-                .store
-                .account(tenant.id, id)
-                .await?
-                .map_or(Locale::En, |a| Locale::parse(&a.locale)),
-            None => Locale::En,
-        })
+    /// The language of a flow's messages: its account's, as read with the
+    /// flow (English for a decoy).
+    fn flow_locale(r: &FlowRecord) -> Locale {
+        r.account_locale
+            .as_deref()
+            .map_or(Locale::En, Locale::parse)
     }
 
     /// Checks the evidence of the chosen method; on success issues the
@@ -1035,6 +1066,12 @@ fn login_lock_keys(tenant: &Tenant, account: &Account) -> Vec<String> {
 }
 
 /// The audit subject of a flow: its account, or what stands for it.
+/// The delivery of the message the save that produced `r` queued (none
+/// for a decoy's): queued, as it was when saved.
+fn just_queued(r: &FlowRecord) -> Option<(String, Option<String>)> {
+    r.last_message_id.map(|_| ("queued".to_string(), None))
+}
+
 fn flow_subject(r: &FlowRecord) -> String {
     match (r.account_id, &r.contact) {
         (Some(id), _) => format!("account:{id}"),

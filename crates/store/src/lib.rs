@@ -58,7 +58,10 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Every SQLite connection's settings: WAL (readers never wait for the
 /// writer), foreign keys, a busy timeout for other processes' writes, no
 /// sync per commit (WAL keeps the database consistent; a power cut may lose
-/// the last commits) and a 16 MiB page cache.
+/// the last commits), a 16 MiB page cache and temporary files in memory:
+/// each write of a group commit runs in a savepoint whose undo journal
+/// would otherwise spill to a temporary file past 64 KiB (16 pages, which
+/// a recovery step's write can touch), a `pwrite` for every page after.
 ///
 /// The file is deliberately not memory-mapped (`mmap_size` stays 0): a
 /// connection unmaps its whole mapping whenever another connection has
@@ -70,7 +73,7 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// 0.90–0.93 (BENCHMARKS.md).
 const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
-     PRAGMA cache_size = -16384;";
+     PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;";
 
 /// A SQLite connection of our own (the writer, a reader, the
 /// checkpointer), set up as the pool's are; its statements run in place

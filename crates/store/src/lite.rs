@@ -52,6 +52,50 @@ impl std::fmt::Debug for Conn {
 /// A SQLite connection whose statements run on the calling thread.
 pub(crate) struct LiteConn {
     conn: rusqlite::Connection,
+    /// The shape of each statement run so far, by its text.
+    shapes: std::collections::HashMap<String, Arc<Shape>>,
+}
+
+/// What a statement's text decides, worked out on its first run rather than
+/// on every one: the value each parameter takes and the rows' column names
+/// (the store's statements name their columns, so these cannot change
+/// under it).
+struct Shape {
+    /// Per parameter, in order: `Some(n)` for `$n`, `None` for the next
+    /// value.
+    params: Vec<Option<usize>>,
+    /// The columns of a row.
+    names: Vec<UStr>,
+    /// Each column's position by name, shared by every row.
+    index: Arc<sqlx_core::HashMap<UStr, usize>>,
+}
+
+impl Shape {
+    fn of(stmt: &rusqlite::Statement<'_>) -> Shape {
+        let params = (1..=stmt.parameter_count())
+            .map(|i| match stmt.parameter_name(i).and_then(|n| n.get(1..)) {
+                Some(digits)
+                    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    digits.parse::<usize>().ok()
+                }
+                _ => None,
+            })
+            .collect();
+        let names: Vec<UStr> = stmt.column_names().into_iter().map(UStr::new).collect();
+        let index = Arc::new(
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect(),
+        );
+        Shape {
+            params,
+            names,
+            index,
+        }
+    }
 }
 
 /// Distinct statements a connection keeps prepared: the store has a few
@@ -71,7 +115,10 @@ impl LiteConn {
         )
         .map_err(db_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let mut lite = LiteConn { conn };
+        let mut lite = LiteConn {
+            conn,
+            shapes: std::collections::HashMap::new(),
+        };
         lite.run(setup, &[])?;
         Ok(lite)
     }
@@ -90,7 +137,18 @@ impl LiteConn {
         let mut next = 0;
         for piece in statements(sql) {
             let mut stmt = self.conn.prepare_cached(piece).map_err(db_error)?;
-            step(&self.conn, &mut stmt, args, &mut next, &mut out)?;
+            let shape = match self.shapes.get(piece) {
+                Some(shape) => shape.clone(),
+                None => {
+                    if self.shapes.len() >= STATEMENT_CACHE {
+                        self.shapes.clear();
+                    }
+                    let shape = Arc::new(Shape::of(&stmt));
+                    self.shapes.insert(piece.to_owned(), shape.clone());
+                    shape
+                }
+            };
+            step(&self.conn, &mut stmt, &shape, args, &mut next, &mut out)?;
         }
         Ok(out)
     }
@@ -138,34 +196,23 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
 fn step(
     conn: &rusqlite::Connection,
     stmt: &mut rusqlite::Statement<'_>,
+    shape: &Shape,
     args: &[AnyValueKind<'_>],
     next: &mut usize,
     out: &mut Vec<Either<AnyQueryResult, AnyRow>>,
 ) -> Result<(), sqlx::Error> {
-    for i in 1..=stmt.parameter_count() {
-        let n = match stmt.parameter_name(i).and_then(|n| n.get(1..)) {
-            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                digits.parse::<usize>().map_err(protocol)?
-            }
-            _ => {
-                *next += 1;
-                *next
-            }
-        };
+    for (i, numbered) in shape.params.iter().enumerate() {
+        let n = numbered.unwrap_or_else(|| {
+            *next += 1;
+            *next
+        });
         let value = args
             .get(n.wrapping_sub(1))
             .ok_or_else(|| protocol(format!("no value for parameter {n}")))?;
-        stmt.raw_bind_parameter(i, bindable(value))
+        stmt.raw_bind_parameter(i + 1, bindable(value))
             .map_err(db_error)?;
     }
-    let names: Vec<UStr> = stmt.column_names().into_iter().map(UStr::new).collect();
-    let index: Arc<sqlx_core::HashMap<UStr, usize>> = Arc::new(
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), i))
-            .collect(),
-    );
+    let names = &shape.names;
     let readonly = stmt.readonly();
     let mut rows = stmt.raw_query();
     while let Some(row) = rows.next().map_err(db_error)? {
@@ -183,7 +230,7 @@ fn step(
             values.push(AnyValue { kind });
         }
         out.push(Either::Right(AnyRow {
-            column_names: index.clone(),
+            column_names: shape.index.clone(),
             columns,
             values,
         }));

@@ -41,6 +41,9 @@ pub struct FlowRecord {
     pub version: i64,
     /// Creation time.
     pub created_at: Timestamp,
+    /// The account's locale, read with the flow by [`Store::flow`] so a
+    /// step that sends a message needs no second read; never saved.
+    pub account_locale: Option<String>,
 }
 
 const COLUMNS: &str = "id_hash, tenant_id, account_id, contact, decoy, offers, state, method, destination, \
@@ -82,6 +85,7 @@ fn flow_from_row(row: &AnyRow) -> Result<FlowRecord, StoreError> {
         reset_token_hash: opt_text(row, "reset_token_hash")?,
         version: int(row, "version")?,
         created_at: Timestamp(int(row, "created_at")?),
+        account_locale: None,
     })
 }
 
@@ -138,13 +142,17 @@ impl Store {
         id_hash: &str,
     ) -> Result<Option<FlowRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM recovery_flows WHERE id_hash = $1 AND tenant_id = $2"
+            "SELECT {COLUMNS}, (SELECT locale FROM accounts WHERE id = recovery_flows.account_id) \
+             AS account_locale FROM recovery_flows WHERE id_hash = $1 AND tenant_id = $2"
         ))
         .bind(id_hash)
         .bind(tenant_id)
         .fetch_optional(&mut *self.read().await?)
         .await?;
-        row.as_ref().map(flow_from_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let mut record = flow_from_row(&row)?;
+        record.account_locale = opt_text(&row, "account_locale")?;
+        Ok(Some(record))
     }
 
     /// Saves `r` if nobody changed the flow since it was read (its
