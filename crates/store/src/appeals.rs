@@ -160,6 +160,7 @@ impl Store {
         .bind(now.0)
         .execute(&mut *w)
         .await?;
+        w.commit().await?;
         Ok(())
     }
 

@@ -48,7 +48,7 @@ impl Store {
         .bind(tenant_id)
         .fetch_optional(&mut *w)
         .await?;
-        drop(w);
+        w.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let expires_at = crate::rows::int(&row, "expires_at")?;
         if expires_at <= now.0 {

@@ -284,6 +284,7 @@ impl Store {
         .bind(max_tries)
         .execute(&mut *w)
         .await?;
+        w.commit().await?;
         Ok(())
     }
 

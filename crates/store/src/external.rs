@@ -181,6 +181,7 @@ impl Store {
         .bind(r.expires_at.0)
         .execute(&mut *w)
         .await?;
+        w.commit().await?;
         Ok(())
     }
 
@@ -198,6 +199,7 @@ impl Store {
         .bind(key_hash)
         .fetch_optional(&mut *w)
         .await?;
+        w.commit().await?;
         row.map(|row| {
             Ok(LinkRequest {
                 tenant_id: int(&row, "tenant_id")?,

@@ -204,10 +204,10 @@ impl Store {
         Ok(read::ReadConn::acquire(self.readers.as_deref(), &self.pool).await?)
     }
 
-    /// A connection for a single-statement write outside a transaction (on
-    /// SQLite, the writer connection; see [`write`]).
-    pub(crate) async fn writer(&self) -> Result<write::WriteConn, StoreError> {
-        Ok(write::WriteConn::acquire(&self.writers, &self.pool).await?)
+    /// A write of a single statement, to be committed (on PostgreSQL in
+    /// autocommit; on SQLite a write of the group, see [`write`]).
+    pub(crate) async fn writer(&self) -> Result<write::WriteTx, StoreError> {
+        Ok(write::WriteTx::single(&self.writers, &self.pool).await?)
     }
 
     /// Writes a consistent snapshot of an SQLite database to `path` (which

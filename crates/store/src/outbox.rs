@@ -224,6 +224,7 @@ impl Store {
         }
         let mut w = self.writer().await?;
         q.execute(&mut *w).await?;
+        w.commit().await?;
         Ok(())
     }
 
@@ -245,6 +246,7 @@ impl Store {
         }
         let mut w = self.writer().await?;
         q.execute(&mut *w).await?;
+        w.commit().await?;
         Ok(())
     }
 
@@ -264,6 +266,7 @@ impl Store {
         .bind(id)
         .execute(&mut *w)
         .await?;
+        w.commit().await?;
         Ok(())
     }
 
@@ -278,6 +281,7 @@ impl Store {
         .bind(id)
         .execute(&mut *w)
         .await?;
+        w.commit().await?;
         Ok(())
     }
 

@@ -121,6 +121,7 @@ impl Store {
             .bind(token_hash)
             .execute(&mut *w)
             .await?;
+        w.commit().await?;
         Ok(())
     }
 
@@ -138,6 +139,7 @@ impl Store {
         .bind(token_hash)
         .execute(&mut *w)
         .await?;
+        w.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -155,6 +157,7 @@ impl Store {
         .bind(account_id)
         .execute(&mut *w)
         .await?;
+        w.commit().await?;
         Ok(done.rows_affected())
     }
 

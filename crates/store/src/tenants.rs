@@ -105,6 +105,7 @@ impl Store {
         .fetch_one(&mut *w)
         .await
         .map_err(conflict_as("tenant slug"))?;
+        w.commit().await?;
         tenant_from_row(&row)
     }
 
@@ -156,6 +157,7 @@ impl Store {
             .bind(tenant_id)
             .execute(&mut *w)
             .await?;
+        w.commit().await?;
         self.tenants.clear();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));
@@ -175,6 +177,7 @@ impl Store {
             .bind(tenant_id)
             .execute(&mut *w)
             .await?;
+        w.commit().await?;
         self.tenants.clear();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tenant"));

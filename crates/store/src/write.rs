@@ -17,7 +17,10 @@
 //! not on disk and every later read sees it. The group is committed by a
 //! task of its own that queues for the writer like everyone else: all the
 //! writes that were waiting before it are in the group. Under no load a
-//! group is one write; under load the cost of a commit is shared.
+//! group is one write; under load the cost of a commit is shared. A write
+//! of a single statement ([`WriteTx::single`]) joins the group too: run
+//! in autocommit it would first have to commit the group open ahead of it,
+//! two commits where none is needed.
 //!
 //! The writer also knows the audit chain's last hash while no other
 //! connection has committed ([`WriteTx::audit_tail`]), which saves a read
@@ -33,7 +36,8 @@ use std::sync::{Arc, Weak};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Executor, Row};
-use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::{oneshot, Notify};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::lite::Conn;
 
@@ -232,6 +236,16 @@ impl WriteTx {
         Ok(WriteTx::Sqlite(Some(writer)))
     }
 
+    /// A write of a single statement: on PostgreSQL a pool connection in
+    /// autocommit (no `BEGIN` and `COMMIT` round trips), on SQLite a write
+    /// of the group like any other. [`WriteTx::commit`] ends it either way.
+    pub(crate) async fn single(gate: &Gate, pool: &sqlx::AnyPool) -> Result<WriteTx, sqlx::Error> {
+        match gate {
+            None => Ok(WriteTx::Pool(Some(Conn::Pooled(pool.acquire().await?)))),
+            Some(_) => WriteTx::begin(gate, pool).await,
+        }
+    }
+
     /// Commits: on SQLite, adds this write to the group, lets the next
     /// writer in and waits for the group's commit.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
@@ -396,49 +410,6 @@ impl DerefMut for WriteTx {
     }
 }
 
-/// A single-statement write outside a transaction: a pool connection
-/// (PostgreSQL) or SQLite's writer, in autocommit (the group waiting on it
-/// is committed first). Dereferences to the connection.
-pub(crate) enum WriteConn {
-    Pool(Conn),
-    Sqlite(OwnedMutexGuard<Writer>),
-}
-
-impl WriteConn {
-    /// Waits for SQLite's writer, or takes a pool connection.
-    pub(crate) async fn acquire(
-        gate: &Gate,
-        pool: &sqlx::AnyPool,
-    ) -> Result<WriteConn, sqlx::Error> {
-        let Some(gate) = gate else {
-            return Ok(WriteConn::Pool(Conn::Pooled(pool.acquire().await?)));
-        };
-        let mut writer = gate.writer.clone().lock_owned().await;
-        writer.settle();
-        writer.commit_group();
-        Ok(WriteConn::Sqlite(writer))
-    }
-}
-
-impl Deref for WriteConn {
-    type Target = Conn;
-    fn deref(&self) -> &Conn {
-        match self {
-            WriteConn::Pool(c) => c,
-            WriteConn::Sqlite(w) => &w.conn,
-        }
-    }
-}
-
-impl DerefMut for WriteConn {
-    fn deref_mut(&mut self) -> &mut Conn {
-        match self {
-            WriteConn::Pool(c) => c,
-            WriteConn::Sqlite(w) => &mut w.conn,
-        }
-    }
-}
-
 /// A committed or dropped [`WriteTx`] gave its writer away and can no
 /// longer be used; the type system cannot see that `commit` consumes it.
 fn unreachable_writer() -> ! {
@@ -464,12 +435,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::temp_sqlite_store(&dir).await;
 
-        // Sixty writes at once; every fifth is dropped before its commit.
+        // Sixty writes at once, every other one a single statement; every
+        // fifth is dropped before its commit.
         let writes = (0..60).map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
                 let key = format!("k{i:02}");
-                let mut tx = store.begin().await.unwrap();
+                let mut tx = if i % 2 == 0 {
+                    store.begin().await.unwrap()
+                } else {
+                    store.writer().await.unwrap()
+                };
                 tx.run(INSERT, vec![key.as_str().into()]).await.unwrap();
                 if i % 5 == 0 {
                     return None;
@@ -489,7 +465,7 @@ mod tests {
         assert_eq!(keys(&store).await, kept);
         assert_eq!(kept.len(), 48);
         let commits = store.writers.as_ref().unwrap().writer.lock().await.commits;
-        assert!(commits < 48, "{commits} commits for 48 writes: no groups");
+        assert!(commits < 24, "{commits} commits for 48 writes: few groups");
 
         // A write that fails halfway undoes its own part; the group's
         // other writes stay.

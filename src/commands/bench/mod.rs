@@ -198,6 +198,7 @@ async fn measure(
     })
     .await;
     steps.push(Summary::of("start", c, samples, wall));
+    println!("{}", steps[steps.len() - 1].line());
     let a = api.clone();
     let (samples, challenged, wall) =
         drive(started, c, move |client, (i, flow): &(usize, String)| {
@@ -206,6 +207,7 @@ async fn measure(
         })
         .await;
     steps.push(Summary::of("challenge", c, samples, wall));
+    println!("{}", steps[steps.len() - 1].line());
     let mut with_codes = Vec::with_capacity(challenged.len());
     for (i, flow) in challenged {
         if let Some(code) = outbox
@@ -226,6 +228,7 @@ async fn measure(
     )
     .await;
     steps.push(Summary::of("verify", c, samples, wall));
+    println!("{}", steps[steps.len() - 1].line());
     let mut argon_ratios = BTreeMap::new();
     let a = api.clone();
     let (reset, ratio) = bracket::measure(
@@ -240,6 +243,7 @@ async fn measure(
     )
     .await?;
     steps.push(reset);
+    println!("{}", steps[steps.len() - 1].line());
     argon_ratios.insert("reset", ratio);
     let login_accounts: Vec<usize> = (0..k)
         .map(|n| k + k / 2 + n % (args.accounts - k - k / 2))
@@ -254,10 +258,8 @@ async fn measure(
     )
     .await?;
     steps.push(login);
+    println!("{}", steps[steps.len() - 1].line());
     argon_ratios.insert("login", ratio);
-    for s in &steps {
-        println!("{}", s.line());
-    }
 
     // 5a. Whole flows, end to end, over accounts k..k+k/2.
     let a = api.clone();
