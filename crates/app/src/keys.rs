@@ -30,21 +30,14 @@ fn hmac_with(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
 /// (the current one, or the one before a rotation), in constant time.
 pub fn hmac_matches(key: &SecretKey, parts: &[&[u8]], stored: &str) -> bool {
     key.all().fold(false, |found, k| {
-        let candidate = hex_of(&hmac_with(k, parts));
+        let candidate = hex::encode(hmac_with(k, parts));
         found | same(stored, &candidate)
     })
 }
 
-fn hex_of(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// [`hmac_bytes`] as lower-case hex, the stored form.
 pub fn hmac_hex(key: &SecretKey, parts: &[&[u8]]) -> String {
-    hmac_bytes(key, parts)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(hmac_bytes(key, parts))
 }
 
 /// Constant-time comparison of two stored hashes.

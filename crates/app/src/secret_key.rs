@@ -33,7 +33,7 @@ fn random_key() -> anyhow::Result<Key> {
 }
 
 fn hex(key: &Key) -> Zeroizing<String> {
-    Zeroizing::new(key.iter().map(|b| format!("{b:02x}")).collect())
+    Zeroizing::new(hex::encode(key))
 }
 
 /// Writes `keys` to `path` with mode 0600, atomically (a temporary file

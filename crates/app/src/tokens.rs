@@ -17,8 +17,7 @@ pub fn random_token() -> Result<String, AppError> {
 /// The stored form of a high-entropy token: hex SHA-256. Tokens carry 256
 /// random bits, so a fast hash is enough; a leaked table reveals no token.
 pub fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).ok()?;
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = hex::encode(bytes);
         HeaderValue::from_str(&id).ok().map(RequestId::new)
     }
 }

@@ -139,7 +139,7 @@ pub fn event_hash(prev_hash: &str, at: Timestamp, e: &AuditEvent) -> String {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 /// Appends `e` inside the caller's transaction. On SQLite the writer
