@@ -3,10 +3,12 @@
 //! lease, so several server processes never send one message twice and a
 //! crashed send is retried once its lease runs out.
 
-use crate::lite::Conn;
+use std::borrow::Cow;
+
 use regain_domain::clock::Timestamp;
 use sqlx::any::AnyRow;
 
+use crate::lite::Conn;
 use crate::rows::{int, opt_text, text};
 use crate::sql::placeholders;
 use crate::{Store, StoreError};
@@ -140,17 +142,29 @@ pub(crate) async fn enqueue(
     m: &NewMessage,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let row = sqlx::query(&format!("{ENQUEUE} RETURNING id"))
+    // SQLite: the new row id, without a RETURNING clause (see
+    // `Conn::is_lite`).
+    let lite = conn.is_lite();
+    let sql = if lite {
+        Cow::Borrowed(ENQUEUE)
+    } else {
+        Cow::Owned(format!("{ENQUEUE} RETURNING id"))
+    };
+    let q = sqlx::query(&sql)
         .bind(m.idempotency_key.as_str())
         .bind(m.tenant_id)
         .bind(m.channel.as_str())
         .bind(m.recipient.as_str())
         .bind(m.subject.as_str())
         .bind(m.body.as_str())
-        .bind(now.0)
-        .fetch_one(conn)
-        .await?;
-    int(&row, "id")
+        .bind(now.0);
+    if lite {
+        let done = q.execute(conn).await?;
+        return done
+            .last_insert_id()
+            .ok_or_else(|| StoreError::Corrupt("outbox: no id for a queued message".into()));
+    }
+    int(&q.fetch_one(conn).await?, "id")
 }
 
 const ENQUEUE: &str =

@@ -48,9 +48,7 @@ pub(crate) async fn count_in(
     now: Timestamp,
 ) -> Result<Option<(usize, Timestamp)>, StoreError> {
     for (i, (key, rule)) in attempts.iter().enumerate() {
-        let row = upsert(UPSERT, &[(key, *rule)], now)
-            .fetch_one(&mut **tx)
-            .await?;
+        let row = count_one(tx, key, *rule, now).await?;
         if let Some(until) = judge(tx, key, *rule, now, &row).await? {
             return Ok(Some((i, until)));
         }
@@ -185,25 +183,45 @@ const UPSERT: &str =
                        ELSE throttles.failures + 1 END, \
        window_start = CASE WHEN throttles.locked_until > $2 THEN throttles.window_start \
                            WHEN throttles.window_start + $3 <= $2 THEN $2 \
-                           ELSE throttles.window_start END \
-     RETURNING failures, locked_until";
+                           ELSE throttles.window_start END";
 
 const CLEAR: &str = "DELETE FROM throttles WHERE key = $1";
 
 const REFUND: &str =
     "UPDATE throttles SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = $1";
 
-/// `sql` (one or more upserts) bound to `attempts` in order.
-fn upsert<'q>(
-    sql: &'q str,
-    attempts: &'q [(&'q str, ThrottleRule)],
+/// Counts one attempt on `key` and returns its row (`failures`,
+/// `locked_until`): with `RETURNING` on PostgreSQL, read back on SQLite
+/// (see [`crate::lite::Conn::is_lite`]; the writer holds the database, so
+/// the row read is the one just written).
+async fn count_one(
+    conn: &mut crate::lite::Conn,
+    key: &str,
+    rule: ThrottleRule,
     now: Timestamp,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let mut q = sqlx::query(sql);
-    for (key, rule) in attempts {
-        q = q.bind(*key).bind(now.0).bind(rule.window_secs);
+) -> Result<sqlx::any::AnyRow, StoreError> {
+    if !conn.is_lite() {
+        return Ok(
+            sqlx::query(&format!("{UPSERT} RETURNING failures, locked_until"))
+                .bind(key)
+                .bind(now.0)
+                .bind(rule.window_secs)
+                .fetch_one(&mut *conn)
+                .await?,
+        );
     }
-    q
+    sqlx::query(UPSERT)
+        .bind(key)
+        .bind(now.0)
+        .bind(rule.window_secs)
+        .execute(&mut *conn)
+        .await?;
+    Ok(
+        sqlx::query("SELECT failures, locked_until FROM throttles WHERE key = $1")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// Whether the counted attempt `row` of `key` is refused: the key is

@@ -193,7 +193,9 @@ async fn measure(
     .await;
     steps.push(Summary::of("start", c, samples, wall));
     println!("{}", steps[steps.len() - 1].line());
-    floors.push(floor().await.per_second);
+    let after = floor().await;
+    println!("{}", after.line());
+    floors.push(after.per_second);
     let a = api.clone();
     let (samples, challenged, wall) =
         drive(started, c, move |client, (i, flow): &(usize, String)| {
@@ -203,7 +205,9 @@ async fn measure(
         .await;
     steps.push(Summary::of("challenge", c, samples, wall));
     println!("{}", steps[steps.len() - 1].line());
-    floors.push(floor().await.per_second);
+    let after = floor().await;
+    println!("{}", after.line());
+    floors.push(after.per_second);
     let mut with_codes = Vec::with_capacity(challenged.len());
     for (i, flow) in challenged {
         if let Some(code) = outbox
@@ -225,7 +229,9 @@ async fn measure(
     .await;
     steps.push(Summary::of("verify", c, samples, wall));
     println!("{}", steps[steps.len() - 1].line());
-    floors.push(floor().await.per_second);
+    let after = floor().await;
+    println!("{}", after.line());
+    floors.push(after.per_second);
     let mut argon_ratios = BTreeMap::new();
     let a = api.clone();
     let (reset, ratio) = bracket::measure(
