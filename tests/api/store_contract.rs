@@ -62,6 +62,28 @@ async fn two_stores(backend: Backend) -> (Store, Store, tempfile::TempDir) {
     (here, other, dir)
 }
 
+/// A new flow for `account_id` (a decoy's without one).
+fn new_flow(tenant_id: i64, id_hash: &str, account_id: Option<i64>) -> FlowRecord {
+    FlowRecord {
+        id_hash: id_hash.into(),
+        tenant_id,
+        account_id,
+        contact: None,
+        flow: Flow::start(
+            Vec::new(),
+            account_id.is_none(),
+            NOW,
+            &RecoverySettings::default(),
+        ),
+        code_hmac: None,
+        last_message_id: None,
+        reset_token_hash: None,
+        version: 0,
+        created_at: NOW,
+        account_locale: None,
+    }
+}
+
 /// A queued email, `key` its idempotency key.
 fn message(tid: i64, key: &str) -> regain_store::NewMessage {
     regain_store::NewMessage {
@@ -273,19 +295,7 @@ backend_tests! {
     async fn a_write_that_fails_midway_leaves_nothing_and_the_next_write_works(backend: Backend) {
         let (store, tid, _dir) = store(backend).await;
         let rule = ThrottleRule { max_attempts: 2, window_secs: 60, lock_secs: 300 };
-        let record = FlowRecord {
-            id_hash: "flow-1".into(),
-            tenant_id: tid,
-            account_id: None,
-            contact: None,
-            flow: Flow::start(Vec::new(), true, NOW, &RecoverySettings::default()),
-            code_hmac: None,
-            last_message_id: None,
-            reset_token_hash: None,
-            version: 0,
-            created_at: NOW,
-            account_locale: None,
-        };
+        let record = new_flow(tid, "flow-1", None);
         let event = AuditEvent::new(Some(tid), "recovery.start", "anonymous", "flow", "127.0.0.1", "success");
         assert_eq!(store.create_flow(&[("w", rule)], &record, &event).await.unwrap(), Counted::Done(()));
         // the same flow again: the count is written, then the insert fails
@@ -305,19 +315,7 @@ backend_tests! {
         let mei = store.create_account(&spec, 5, NOW).await.unwrap();
         let event = AuditEvent::new(Some(tid), "recovery.start", "anonymous", "flow", "127.0.0.1", "success");
         for (id_hash, account_id) in [("real", Some(mei.id)), ("decoy", None)] {
-            let record = FlowRecord {
-                id_hash: id_hash.into(),
-                tenant_id: tid,
-                account_id,
-                contact: None,
-                flow: Flow::start(Vec::new(), account_id.is_none(), NOW, &RecoverySettings::default()),
-                code_hmac: None,
-                last_message_id: None,
-                reset_token_hash: None,
-                version: 0,
-                created_at: NOW,
-                account_locale: None,
-            };
+            let record = new_flow(tid, id_hash, account_id);
             assert_eq!(store.create_flow(&[("w", rule)], &record, &event).await.unwrap(), Counted::Done(()));
         }
         let real = store.flow(tid, "real").await.unwrap().unwrap();
