@@ -7,6 +7,8 @@
 //! success then gives its attempts back ([`Store::throttle_clear`] or
 //! [`Store::throttle_refund`]).
 
+use std::borrow::Cow;
+
 use regain_domain::clock::Timestamp;
 
 use crate::rows::int;
@@ -200,22 +202,20 @@ async fn count_one(
     rule: ThrottleRule,
     now: Timestamp,
 ) -> Result<sqlx::any::AnyRow, StoreError> {
-    if !conn.is_lite() {
-        return Ok(
-            sqlx::query(&format!("{UPSERT} RETURNING failures, locked_until"))
-                .bind(key)
-                .bind(now.0)
-                .bind(rule.window_secs)
-                .fetch_one(&mut *conn)
-                .await?,
-        );
-    }
-    sqlx::query(UPSERT)
+    let lite = conn.is_lite();
+    let sql = if lite {
+        Cow::Borrowed(UPSERT)
+    } else {
+        Cow::Owned(format!("{UPSERT} RETURNING failures, locked_until"))
+    };
+    let q = sqlx::query(&sql)
         .bind(key)
         .bind(now.0)
-        .bind(rule.window_secs)
-        .execute(&mut *conn)
-        .await?;
+        .bind(rule.window_secs);
+    if !lite {
+        return Ok(q.fetch_one(&mut *conn).await?);
+    }
+    q.execute(&mut *conn).await?;
     Ok(
         sqlx::query("SELECT failures, locked_until FROM throttles WHERE key = $1")
             .bind(key)

@@ -178,8 +178,7 @@ async fn measure(
     // compared with the floor just before and just after it.
     let url = format!("http://{}/healthz", server.addr);
     let floor = || measure_floor(http.clone(), url.clone(), k * 5, c);
-    let healthz = floor().await;
-    println!("{}", healthz.line());
+    let healthz = shown(floor().await);
     let mut floors = vec![healthz.per_second];
 
     // 4. Each step in turn, over accounts 0..k.
@@ -191,11 +190,8 @@ async fn measure(
         timed(async move { a.start(client, &format!("u{i}")).await.map(|f| (i, f)) })
     })
     .await;
-    steps.push(Summary::of("start", c, samples, wall));
-    println!("{}", steps[steps.len() - 1].line());
-    let after = floor().await;
-    println!("{}", after.line());
-    floors.push(after.per_second);
+    steps.push(shown(Summary::of("start", c, samples, wall)));
+    floors.push(shown(floor().await).per_second);
     let a = api.clone();
     let (samples, challenged, wall) =
         drive(started, c, move |client, (i, flow): &(usize, String)| {
@@ -203,11 +199,8 @@ async fn measure(
             timed(async move { a.challenge(client, &flow).await.map(|()| (i, flow)) })
         })
         .await;
-    steps.push(Summary::of("challenge", c, samples, wall));
-    println!("{}", steps[steps.len() - 1].line());
-    let after = floor().await;
-    println!("{}", after.line());
-    floors.push(after.per_second);
+    steps.push(shown(Summary::of("challenge", c, samples, wall)));
+    floors.push(shown(floor().await).per_second);
     let mut with_codes = Vec::with_capacity(challenged.len());
     for (i, flow) in challenged {
         if let Some(code) = outbox
@@ -227,11 +220,8 @@ async fn measure(
         },
     )
     .await;
-    steps.push(Summary::of("verify", c, samples, wall));
-    println!("{}", steps[steps.len() - 1].line());
-    let after = floor().await;
-    println!("{}", after.line());
-    floors.push(after.per_second);
+    steps.push(shown(Summary::of("verify", c, samples, wall)));
+    floors.push(shown(floor().await).per_second);
     let mut argon_ratios = BTreeMap::new();
     let a = api.clone();
     let (reset, ratio) = bracket::measure(
@@ -245,8 +235,7 @@ async fn measure(
         },
     )
     .await?;
-    steps.push(reset);
-    println!("{}", steps[steps.len() - 1].line());
+    steps.push(shown(reset));
     argon_ratios.insert("reset", ratio);
     let login_accounts: Vec<usize> = (0..k)
         .map(|n| k + k / 2 + n % (args.accounts - k - k / 2))
@@ -260,8 +249,7 @@ async fn measure(
         move |client, i: &usize| log_in(a.clone(), client, *i),
     )
     .await?;
-    steps.push(login);
-    println!("{}", steps[steps.len() - 1].line());
+    steps.push(shown(login));
     argon_ratios.insert("login", ratio);
 
     // 5a. Whole flows, end to end, over accounts k..k+k/2.
@@ -333,6 +321,12 @@ async fn whole_flow(api: &Api, outbox: &Outbox, client: usize, i: usize) -> Resu
     let token = api.verify(client, &flow, &code).await?;
     api.reset(client, &flow, &token, NEW_PASSWORD).await?;
     api.login(client, &format!("u{i}"), NEW_PASSWORD).await
+}
+
+/// `s`, printed as it is measured (a run takes minutes).
+fn shown(s: Summary) -> Summary {
+    println!("{}", s.line());
+    s
 }
 
 /// `/healthz` per second with `clients` clients over `n` requests: the
