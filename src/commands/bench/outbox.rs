@@ -1,11 +1,17 @@
 //! Reads codes as the file sender writes them, like a person reading their
 //! mail: a background thread tails the outbox file and keeps the newest
 //! code per recipient.
+//!
+//! The thread reads only while someone waits for a code. While the steps
+//! that do not need one are measured (reset, login) it stays idle and
+//! leaves both cores to the server; the lines written meanwhile are read
+//! when a code is next asked for.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,46 +19,72 @@ use std::time::{Duration, Instant};
 #[derive(Clone)]
 pub struct Outbox {
     codes: Arc<Mutex<HashMap<String, String>>>,
+    /// Callers of [`Outbox::code_for`] now waiting.
+    waiting: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+}
+
+/// Counts a caller as waiting for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Outbox {
     /// Starts tailing `path` (which may not exist yet).
     pub fn tail(path: PathBuf) -> Outbox {
         let codes = Arc::new(Mutex::new(HashMap::new()));
+        let waiting = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (found, stopped) = (codes.clone(), stop.clone());
+        let (found, wanted, stopped) = (codes.clone(), waiting.clone(), stop.clone());
         std::thread::spawn(move || {
-            let mut offset = 0u64;
-            let mut partial = String::new();
+            let mut reader: Option<BufReader<File>> = None;
+            let (mut line, mut partial) = (String::new(), String::new());
             while !stopped.load(Ordering::Relaxed) {
-                if let Ok(mut file) = std::fs::File::open(&path) {
-                    if file.seek(SeekFrom::Start(offset)).is_ok() {
-                        let mut reader = BufReader::new(file);
-                        let mut line = String::new();
-                        while let Ok(n) = reader.read_line(&mut line) {
-                            if n == 0 {
-                                break;
-                            }
-                            offset += n as u64;
-                            partial.push_str(&line);
-                            line.clear();
-                            if partial.ends_with('\n') {
-                                record(&found, &partial);
-                                partial.clear();
-                            }
-                        }
+                if wanted.load(Ordering::Relaxed) == 0 {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                if reader.is_none() {
+                    reader = File::open(&path).ok().map(BufReader::new);
+                }
+                // A BufReader at the end of the file reads on from there
+                // when the file grows: no reopening, no seeking.
+                while let Some(Ok(n)) = reader.as_mut().map(|r| r.read_line(&mut line)) {
+                    if n == 0 {
+                        break;
+                    }
+                    partial.push_str(&line);
+                    line.clear();
+                    if partial.ends_with('\n') {
+                        record(&found, &partial);
+                        partial.clear();
                     }
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
         });
-        Outbox { codes, stop }
+        Outbox {
+            codes,
+            waiting,
+            stop,
+        }
     }
 
     /// The code sent to `recipient`, waiting up to `timeout`; taken, so a
     /// later message to the same address is not confused with this one.
     pub async fn code_for(&self, recipient: &str, timeout: Duration) -> Option<String> {
+        let _waiting = Waiting::enter(&self.waiting);
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(code) = self.codes.lock().ok()?.remove(recipient) {

@@ -4,6 +4,14 @@
 
 use zxcvbn::matching::patterns::MatchPattern;
 
+/// The longest entry of the leaked-passwords dictionary, in characters
+/// (three entries of zxcvbn 3's list, `q1w2e3r4t5y6u7i8o9p0` among them).
+/// A dictionary match covers exactly its entry's characters — case,
+/// reversal and l33t substitution each replace one character by one — so a
+/// longer password cannot be common, and the estimator, whose cost grows
+/// with the square of the length, need not run to say so.
+pub(super) const LONGEST_COMMON: usize = 20;
+
 pub(super) struct Estimate {
     /// The whole password is one entry of the leaked-passwords dictionary,
     /// allowing for case, reversal and l33t substitutions.

@@ -217,7 +217,8 @@ impl PasswordPolicy {
         {
             out.push(Violation::ContainsWeakKeyword);
         }
-        if (self.reject_common || self.min_strength_score > 0)
+        let ask_common = self.reject_common && length <= common::LONGEST_COMMON;
+        if (ask_common || self.min_strength_score > 0)
             && length <= MAX_ESTIMATED_CHARS
             && !normalized.is_empty()
         {

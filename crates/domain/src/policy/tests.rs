@@ -139,6 +139,27 @@ fn common_passwords_are_refused_with_their_variants() {
 }
 
 #[test]
+fn the_longest_dictionary_entries_are_refused_and_longer_passwords_are_not_estimated() {
+    let mut p = Preset::Nist.policy();
+    p.forbid_username = false;
+    // The longest entries, and one in l33t capitals: the estimator runs up
+    // to `LONGEST_COMMON` characters and finds them.
+    for pw in [
+        "q1w2e3r4t5y6u7i8o9p0",
+        "12345678900987654321",
+        "Q1W2E3R4T5Y6U7I8O9P0",
+    ] {
+        assert_eq!(pw.chars().count(), super::common::LONGEST_COMMON, "{pw}");
+        assert_eq!(codes(&p, pw, none()), vec!["common_password"], "{pw}");
+    }
+    // One character more is not one entry; with no strength score asked
+    // the estimator is skipped, and what it would say agrees.
+    let longer = "q1w2e3r4t5y6u7i8o9p0x";
+    assert!(codes(&p, longer, none()).is_empty());
+    assert!(!super::common::estimate(longer).is_common);
+}
+
+#[test]
 fn strength_score() {
     let mut p = Preset::Nist.policy();
     p.reject_common = false;
