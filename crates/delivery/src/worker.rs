@@ -23,8 +23,8 @@ const BATCH: u32 = 32;
 /// together are claimed in one write rather than one write each: during a
 /// burst of recoveries every claim takes its turn at SQLite's single writer
 /// with the requests that queue the messages. Nobody reading their mail can
-/// tell 10 ms.
-const GATHER: Duration = Duration::from_millis(10);
+/// tell 25 ms.
+const GATHER: Duration = Duration::from_millis(25);
 
 /// Delivers queued messages.
 #[derive(Clone)]

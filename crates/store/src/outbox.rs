@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use crate::lite::Conn;
 use crate::rows::{int, opt_text, text};
 use crate::sql::placeholders;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// A delivery channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,21 +197,34 @@ impl Store {
         lease_secs: i64,
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let mut tx = self.begin().await?;
-        // The outer conditions are checked again on each row: a message
-        // another process claimed in between is skipped, not taken twice.
-        let rows = sqlx::query(
-            "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
+        // The due messages are taken in the order of `outbox_due` (queued
+        // before lease-expired, each oldest due first), which the index
+        // gives without sorting the whole backlog. The outer conditions are
+        // checked again on each row: a message another process claimed in
+        // between is skipped, not taken twice. SQLite, which keeps no
+        // statistics, would walk `outbox_due` over every queued message to
+        // find the few ids picked; `NOT INDEXED` makes it look them up by id
+        // (a claim of 32 from a backlog of 3,000: 2.9 ms → 0.2 ms).
+        let target = if self.backend == Backend::Sqlite {
+            "outbox NOT INDEXED"
+        } else {
+            "outbox"
+        };
+        let sql = format!(
+            "UPDATE {target} SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox WHERE state IN ('queued', 'sending') \
-                          AND next_attempt_at <= $2 AND lease_until <= $2 ORDER BY id LIMIT $3) \
+                          AND next_attempt_at <= $2 AND lease_until <= $2 \
+                          ORDER BY state, next_attempt_at, id LIMIT $3) \
                AND state IN ('queued', 'sending') AND lease_until <= $2 \
-             RETURNING id, channel, recipient, subject, body, idempotency_key, attempts, created_at",
-        )
-        .bind(now.plus_secs(lease_secs).0)
-        .bind(now.0)
-        .bind(i64::from(limit.max(1)))
-        .fetch_all(&mut *tx)
-        .await?;
+             RETURNING id, channel, recipient, subject, body, idempotency_key, attempts, created_at"
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(&sql)
+            .bind(now.plus_secs(lease_secs).0)
+            .bind(now.0)
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         let mut claimed = rows
             .iter()
