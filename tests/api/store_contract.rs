@@ -5,7 +5,7 @@ use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::{Email, Phone, TenantSlug, Username};
 use regain_domain::policy::overrides::{PolicyOverride, Source};
 use regain_domain::policy::presets::Preset;
-use regain_domain::recovery::{Flow, RecoverySettings};
+use regain_domain::recovery::{Flow, FlowState, RecoverySettings};
 use regain_domain::tenant::TenantSettings;
 use regain_store::{
     AuditEvent, Counted, FlowRecord, NewAccount, NewTenant, Placement, Store, StoreError,
@@ -322,6 +322,36 @@ backend_tests! {
         assert_eq!((real.account_id, real.account_locale.as_deref()), (Some(mei.id), Some("zh-CN")));
         let decoy = store.flow(tid, "decoy").await.unwrap().unwrap();
         assert_eq!(decoy.account_locale, None);
+    }
+
+    async fn a_save_writes_what_the_step_changed_and_keeps_the_rest(backend: Backend) {
+        let (store, tid, _dir) = store(backend).await;
+        let rule = ThrottleRule { max_attempts: 5, window_secs: 60, lock_secs: 300 };
+        let ann = store.create_account(&new_account(tid, &Placement::Root(AccountKind::Individual), "ann"), 5, NOW).await.unwrap();
+        let event = AuditEvent::new(Some(tid), "recovery.start", "anonymous", "flow", "127.0.0.1", "success");
+        let mut r = new_flow(tid, "f", Some(ann.id));
+        assert_eq!(store.create_flow(&[("w", rule)], &r, &event).await.unwrap(), Counted::Done(()));
+        // a challenge: a message, and the code
+        r.code_hmac = Some("hmac".into());
+        r.flow.messages_sent = 1;
+        let sent = store.save_flow(&r, Some(&message(tid, "m1")), None, NOW).await.unwrap();
+        assert!(sent.is_some());
+        r = store.flow(tid, "f").await.unwrap().unwrap();
+        assert_eq!((r.last_message_id, r.code_hmac.as_deref(), r.flow.messages_sent, r.version), (sent, Some("hmac"), 1, 1));
+        // a verify: the reset token, no message — the last message stays
+        r.flow.state = FlowState::Verified;
+        r.reset_token_hash = Some("token".into());
+        r.flow.reset_expires_at = Some(NOW.plus_secs(600));
+        assert_eq!(store.save_flow(&r, None, None, NOW).await.unwrap(), None);
+        r = store.flow(tid, "f").await.unwrap().unwrap();
+        assert_eq!((r.flow.state, r.last_message_id, r.reset_token_hash.as_deref()), (FlowState::Verified, sent, Some("token")));
+        assert_eq!((r.flow.reset_expires_at, r.account_id, r.version), (Some(NOW.plus_secs(600)), Some(ann.id), 2));
+        // one more save with neither: both stay; a stale version is refused
+        r.flow.wrong_tries = 2;
+        store.save_flow(&r, None, None, NOW).await.unwrap();
+        let now_saved = store.flow(tid, "f").await.unwrap().unwrap();
+        assert_eq!((now_saved.flow.wrong_tries, now_saved.last_message_id, now_saved.reset_token_hash.as_deref()), (2, sent, Some("token")));
+        assert!(matches!(store.save_flow(&r, None, None, NOW).await, Err(StoreError::Conflict(_))));
     }
 
     async fn the_audit_chain_stays_whole_when_two_processes_append(backend: Backend) {

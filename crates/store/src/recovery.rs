@@ -327,37 +327,56 @@ impl Store {
 
 /// Writes `r` over the stored flow if its version is still `r.version`
 /// (else [`StoreError::Conflict`]), with `message_id` as its newest message.
+///
+/// Only what a step can change is written. A flow's account is fixed when
+/// it is created, and its last message and reset token are only ever set,
+/// never cleared, by a step; they are named only when this save sets them,
+/// because SQLite checks a foreign key and rewrites an index for every
+/// column an `UPDATE` names, whatever its value.
 pub(crate) async fn update_flow(
     conn: &mut crate::lite::Conn,
     r: &FlowRecord,
     message_id: Option<i64>,
 ) -> Result<(), StoreError> {
     let f = &r.flow;
-    let done = sqlx::query(
-        "UPDATE recovery_flows SET account_id = $1, state = $2, method = $3, destination = $4, \
-         code_hmac = $5, code_expires_at = $6, wrong_tries = $7, messages_sent = $8, last_sent_at = $9, \
-         last_message_id = $10, reset_token_hash = $11, reset_expires_at = $12, expires_at = $15, \
-         offers = $16, progress = $17, version = version + 1 WHERE id_hash = $13 AND version = $14",
-    )
-    .bind(r.account_id)
-    .bind(f.state.as_str())
-    .bind(f.method.map(Method::as_str))
-    .bind(f.destination.as_deref())
-    .bind(r.code_hmac.as_deref())
-    .bind(f.code_expires_at.map(|t| t.0))
-    .bind(i64::from(f.wrong_tries))
-    .bind(i64::from(f.messages_sent))
-    .bind(f.last_sent_at.map(|t| t.0))
-    .bind(message_id.or(r.last_message_id))
-    .bind(r.reset_token_hash.as_deref())
-    .bind(f.reset_expires_at.map(|t| t.0))
-    .bind(r.id_hash.as_str())
-    .bind(r.version)
-    .bind(f.expires_at.0)
-    .bind(to_json(&f.offers)?)
-    .bind(to_json(&f.progress)?)
-    .execute(conn)
-    .await?;
+    let mut sql = String::from(
+        "UPDATE recovery_flows SET state = $3, method = $4, destination = $5, code_hmac = $6, \
+         code_expires_at = $7, wrong_tries = $8, messages_sent = $9, last_sent_at = $10, \
+         expires_at = $11, offers = $12, progress = $13, version = version + 1",
+    );
+    let mut next = 14;
+    if message_id.is_some() {
+        sql.push_str(&format!(", last_message_id = ${next}"));
+        next += 1;
+    }
+    if r.reset_token_hash.is_some() {
+        sql.push_str(&format!(
+            ", reset_token_hash = ${next}, reset_expires_at = ${}",
+            next + 1
+        ));
+    }
+    sql.push_str(" WHERE id_hash = $1 AND version = $2");
+    let mut q = sqlx::query(&sql)
+        .bind(r.id_hash.as_str())
+        .bind(r.version)
+        .bind(f.state.as_str())
+        .bind(f.method.map(Method::as_str))
+        .bind(f.destination.as_deref())
+        .bind(r.code_hmac.as_deref())
+        .bind(f.code_expires_at.map(|t| t.0))
+        .bind(i64::from(f.wrong_tries))
+        .bind(i64::from(f.messages_sent))
+        .bind(f.last_sent_at.map(|t| t.0))
+        .bind(f.expires_at.0)
+        .bind(to_json(&f.offers)?)
+        .bind(to_json(&f.progress)?);
+    if let Some(id) = message_id {
+        q = q.bind(id);
+    }
+    if let Some(hash) = r.reset_token_hash.as_deref() {
+        q = q.bind(hash).bind(f.reset_expires_at.map(|t| t.0));
+    }
+    let done = q.execute(conn).await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::Conflict("recovery flow"));
     }
