@@ -436,29 +436,36 @@ mod tests {
         let store = crate::temp_sqlite_store(&dir).await;
 
         // Sixty writes at once, every other one a single statement; every
-        // fifth is dropped before its commit.
-        let writes = (0..60).map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let key = format!("k{i:02}");
-                let mut tx = if i % 2 == 0 {
-                    store.begin().await.unwrap()
-                } else {
-                    store.writer().await.unwrap()
-                };
-                tx.run(INSERT, vec![key.as_str().into()]).await.unwrap();
-                if i % 5 == 0 {
-                    return None;
-                }
-                tx.commit().await.unwrap();
-                // Committed when the commit returns: another connection
-                // sees it.
-                assert_eq!(keys(&store).await.iter().filter(|k| **k == key).count(), 1);
-                Some(key)
+        // fifth is dropped before its commit. The writer is held while they
+        // arrive, so all of them are waiting when it is free: a loaded
+        // machine cannot spread them out in time.
+        let hold = store.begin().await.unwrap();
+        let writes: Vec<_> = (0..60)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let key = format!("k{i:02}");
+                    let mut tx = if i % 2 == 0 {
+                        store.begin().await.unwrap()
+                    } else {
+                        store.writer().await.unwrap()
+                    };
+                    tx.run(INSERT, vec![key.as_str().into()]).await.unwrap();
+                    if i % 5 == 0 {
+                        return None;
+                    }
+                    tx.commit().await.unwrap();
+                    // Committed when the commit returns: another connection
+                    // sees it.
+                    assert_eq!(keys(&store).await.iter().filter(|k| **k == key).count(), 1);
+                    Some(key)
+                })
             })
-        });
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        hold.commit().await.unwrap();
         let mut kept = Vec::new();
-        for w in writes.collect::<Vec<_>>() {
+        for w in writes {
             kept.extend(w.await.unwrap());
         }
         kept.sort();
