@@ -47,6 +47,16 @@ impl Conn {
     pub(crate) fn is_lite(&self) -> bool {
         matches!(self, Conn::Lite(_))
     }
+
+    /// `sql` with `RETURNING columns` on PostgreSQL, as it is on SQLite
+    /// (see [`Conn::is_lite`]).
+    pub(crate) fn returning(&self, sql: &'static str, columns: &str) -> Cow<'static, str> {
+        if self.is_lite() {
+            Cow::Borrowed(sql)
+        } else {
+            Cow::Owned(format!("{sql} RETURNING {columns}"))
+        }
+    }
 }
 
 impl std::fmt::Debug for Conn {

@@ -3,8 +3,6 @@
 //! lease, so several server processes never send one message twice and a
 //! crashed send is retried once its lease runs out.
 
-use std::borrow::Cow;
-
 use regain_domain::clock::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -145,11 +143,7 @@ pub(crate) async fn enqueue(
     // SQLite: the new row id, without a RETURNING clause (see
     // `Conn::is_lite`).
     let lite = conn.is_lite();
-    let sql = if lite {
-        Cow::Borrowed(ENQUEUE)
-    } else {
-        Cow::Owned(format!("{ENQUEUE} RETURNING id"))
-    };
+    let sql = conn.returning(ENQUEUE, "id");
     let q = sqlx::query(&sql)
         .bind(m.idempotency_key.as_str())
         .bind(m.tenant_id)

@@ -7,8 +7,6 @@
 //! success then gives its attempts back ([`Store::throttle_clear`] or
 //! [`Store::throttle_refund`]).
 
-use std::borrow::Cow;
-
 use regain_domain::clock::Timestamp;
 
 use crate::rows::int;
@@ -203,11 +201,7 @@ async fn count_one(
     now: Timestamp,
 ) -> Result<sqlx::any::AnyRow, StoreError> {
     let lite = conn.is_lite();
-    let sql = if lite {
-        Cow::Borrowed(UPSERT)
-    } else {
-        Cow::Owned(format!("{UPSERT} RETURNING failures, locked_until"))
-    };
+    let sql = conn.returning(UPSERT, "failures, locked_until");
     let q = sqlx::query(&sql)
         .bind(key)
         .bind(now.0)
