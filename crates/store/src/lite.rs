@@ -462,6 +462,27 @@ mod tests {
         );
     }
 
+    /// The build settings of `.cargo/config.toml` reached the SQLite in
+    /// this binary: no page cache shared by every connection behind one
+    /// mutex, no allocation counting behind another.
+    #[tokio::test]
+    async fn sqlite_is_built_without_its_process_wide_memory_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = conn(&dir);
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     #[tokio::test]
     async fn runs_sqlx_queries_in_place_with_numbered_parameters_and_any_rows() {
         let dir = tempfile::tempdir().unwrap();
