@@ -8,6 +8,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: a request's memory is often freed
+/// on another runtime thread than the one that allocated it, and glibc
+/// then takes the other thread's arena lock; under load the two runtime
+/// threads kept putting each other to sleep there (seen in a scheduler
+/// trace of the `challenge` step, BENCHMARKS.md). mimalloc hands such
+/// frees back without a lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
