@@ -141,9 +141,8 @@ impl App {
         password: String,
         client: &Client,
     ) -> Result<LoggedIn, AppError> {
-        let result = self
-            .login_inner(tenant_slug, identifier, password, client)
-            .await;
+        // Boxed, as the recovery steps are (see `recovery`).
+        let result = Box::pin(self.login_inner(tenant_slug, identifier, password, client)).await;
         crate::metrics::login(match &result {
             Ok(_) => "ok",
             Err(e) => crate::metrics::outcome_of(e),

@@ -180,7 +180,11 @@ async fn measure(
     // 3. The HTTP floor, measured again after each cheap step: each step is
     // compared with the floor just before and just after it.
     let url = format!("http://{}/healthz", server.addr);
-    let floor = || measure_floor(http.clone(), url.clone(), k * 5, c);
+    let floor = || async {
+        let before = server.cpu_mark();
+        let s = measure_floor(http.clone(), url.clone(), k * 5, c).await;
+        s.costing(&before, &server.cpu_mark())
+    };
     let healthz = shown(floor().await);
     let mut floors = vec![healthz.per_second];
 
@@ -188,21 +192,27 @@ async fn measure(
     let mut steps = Vec::new();
     let accounts: Vec<usize> = (0..k).collect();
     let a = api.clone();
+    let before = server.cpu_mark();
     let (samples, started, wall) = drive(accounts, c, move |client, i| {
         let (a, i) = (a.clone(), *i);
         timed(async move { a.start(client, &format!("u{i}")).await.map(|f| (i, f)) })
     })
     .await;
-    steps.push(shown(Summary::of("start", c, samples, wall)));
+    steps.push(shown(
+        Summary::of("start", c, samples, wall).costing(&before, &server.cpu_mark()),
+    ));
     floors.push(shown(floor().await).per_second);
     let a = api.clone();
+    let before = server.cpu_mark();
     let (samples, challenged, wall) =
         drive(started, c, move |client, (i, flow): &(usize, String)| {
             let (a, i, flow) = (a.clone(), *i, flow.clone());
             timed(async move { a.challenge(client, &flow).await.map(|()| (i, flow)) })
         })
         .await;
-    steps.push(shown(Summary::of("challenge", c, samples, wall)));
+    steps.push(shown(
+        Summary::of("challenge", c, samples, wall).costing(&before, &server.cpu_mark()),
+    ));
     floors.push(shown(floor().await).per_second);
     let mut with_codes = Vec::with_capacity(challenged.len());
     for (i, flow) in challenged {
@@ -214,6 +224,7 @@ async fn measure(
         }
     }
     let a = api.clone();
+    let before = server.cpu_mark();
     let (samples, verified, wall) = drive(
         with_codes,
         c,
@@ -223,7 +234,9 @@ async fn measure(
         },
     )
     .await;
-    steps.push(shown(Summary::of("verify", c, samples, wall)));
+    steps.push(shown(
+        Summary::of("verify", c, samples, wall).costing(&before, &server.cpu_mark()),
+    ));
     floors.push(shown(floor().await).per_second);
     let mut argon_ratios = BTreeMap::new();
     let a = api.clone();

@@ -77,6 +77,17 @@ impl Server {
         self.peak_kib.load(Ordering::Relaxed) as f64 / 1024.0
     }
 
+    /// The server's CPU time so far and the machine's idle time, to tell
+    /// what a step cost per request (see [`CpuMark::since`]).
+    pub fn cpu_mark(&self) -> CpuMark {
+        CpuMark {
+            server_ns: process_cpu_ns(self.child.id()),
+            idle_ticks: machine_idle_ticks(),
+            at: std::time::Instant::now(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(mut self) -> anyhow::Result<()> {
         let _ = Command::new("kill")
@@ -92,6 +103,77 @@ impl Server {
         self.child.wait()?;
         Ok(())
     }
+}
+
+/// A reading of [`Server::cpu_mark`].
+#[derive(Debug, Clone, Copy)]
+pub struct CpuMark {
+    server_ns: u64,
+    idle_ticks: Option<u64>,
+    at: std::time::Instant,
+    cores: usize,
+}
+
+/// What a step cost between two marks.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CpuUse {
+    /// The server's CPU time (all its threads) per successful request, in
+    /// microseconds: what the step costs the server, free of the client's
+    /// share of the machine.
+    pub server_us_per_request: f64,
+    /// The share of the machine's cores that were idle meanwhile: time the
+    /// step could not use (a request waiting on another rather than on a
+    /// core).
+    pub machine_idle_share: Option<f64>,
+}
+
+/// The kernel's unit for `/proc/stat`, fixed at 100 per second on Linux
+/// whatever the kernel's own tick.
+const USER_HZ: f64 = 100.0;
+
+impl CpuMark {
+    /// The cost of the `requests` served since `earlier`.
+    pub fn since(&self, earlier: &CpuMark, requests: u64) -> CpuUse {
+        let server_us = self.server_ns.saturating_sub(earlier.server_ns) as f64 / 1000.0;
+        let wall = self.at.duration_since(earlier.at).as_secs_f64();
+        let cores = self.cores.max(1) as f64;
+        CpuUse {
+            server_us_per_request: server_us / requests.max(1) as f64,
+            machine_idle_share: self
+                .idle_ticks
+                .zip(earlier.idle_ticks)
+                .filter(|_| wall > 0.0)
+                .map(|(now, then)| {
+                    (now.saturating_sub(then) as f64 / USER_HZ / (wall * cores)).min(1.0)
+                }),
+        }
+    }
+}
+
+/// The CPU time of every live thread of `pid`, in nanoseconds, from the
+/// scheduler's own accounting (`/proc/<pid>/task/*/schedstat`): exact,
+/// where `/proc/<pid>/stat` counts in ticks of 10 ms, too coarse for a
+/// step that lasts a fraction of a second. 0 where it cannot be read.
+fn process_cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The machine's idle and I/O-wait time so far, in [`USER_HZ`] ticks.
+fn machine_idle_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+    let fields: Vec<u64> = cpu
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    Some(fields.get(3)? + fields.get(4).copied().unwrap_or(0))
 }
 
 /// Current and peak resident set of `pid` in KiB (Linux).
@@ -110,4 +192,46 @@ fn resident_kib(pid: u32) -> Option<(u64, u64)> {
 /// Whether `/proc` can tell memory figures here.
 pub fn can_read_memory() -> bool {
     Path::new("/proc/self/status").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steps_cost_is_server_time_per_request_and_the_idle_share_of_all_cores() {
+        let then = CpuMark {
+            server_ns: 5_000_000,
+            idle_ticks: Some(1_000),
+            at: std::time::Instant::now(),
+            cores: 2,
+        };
+        let now = CpuMark {
+            server_ns: 5_000_000 + 300_000_000,
+            idle_ticks: Some(1_000 + 50),
+            at: then.at + Duration::from_secs(2),
+            cores: 2,
+        };
+        let cost = now.since(&then, 3_000);
+        // 300 ms of server time over 3,000 requests; 0.5 s idle of 2 × 2 s.
+        assert!((cost.server_us_per_request - 100.0).abs() < 1e-9);
+        assert_eq!(cost.machine_idle_share, Some(0.125));
+        let unknown = CpuMark {
+            idle_ticks: None,
+            ..now
+        };
+        assert_eq!(unknown.since(&then, 3_000).machine_idle_share, None);
+    }
+
+    #[test]
+    fn this_process_is_seen_using_cpu() {
+        let pid = std::process::id();
+        let before = process_cpu_ns(pid);
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(process_cpu_ns(pid) > before, "{x}");
+        assert!(machine_idle_ticks().is_some());
+    }
 }

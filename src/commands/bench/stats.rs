@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::server::{CpuMark, CpuUse};
+
 /// What one measured step did.
 #[derive(Debug, Default, Clone)]
 pub struct Samples {
@@ -45,6 +47,9 @@ pub struct Summary {
     pub p99_ms: f64,
     /// Wall time of the step in seconds.
     pub seconds: f64,
+    /// What the step cost the server, where it was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuUse>,
 }
 
 impl Summary {
@@ -70,13 +75,29 @@ impl Summary {
             p95_ms: pct(95.0),
             p99_ms: pct(99.0),
             seconds: wall.as_secs_f64(),
+            cpu: None,
         }
+    }
+
+    /// With the server's cost between `before` and `after`.
+    pub fn costing(mut self, before: &CpuMark, after: &CpuMark) -> Summary {
+        self.cpu = Some(after.since(before, self.requests));
+        self
     }
 
     /// One line for the terminal.
     pub fn line(&self) -> String {
+        let cost = match self.cpu {
+            Some(c) => format!(
+                "  server {:>6.1} µs/req{}",
+                c.server_us_per_request,
+                c.machine_idle_share
+                    .map_or_else(String::new, |idle| format!("  idle {:>3.0}%", idle * 100.0))
+            ),
+            None => String::new(),
+        };
         format!(
-            "{:<10} {:>4} clients {:>8.1}/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+            "{:<10} {:>4} clients {:>8.1}/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  errors {}{cost}",
             self.step,
             self.clients,
             self.per_second,
