@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// Client counts of the throughput sweep.
     #[arg(long, default_value = "8,32,64,128", value_delimiter = ',')]
     sweep: Vec<usize>,
+    /// The `regain` binary to serve from (default: this one): compares
+    /// two builds of the server under the same client.
+    #[arg(long)]
+    server_binary: Option<PathBuf>,
 }
 
 const ORIGINAL_PASSWORD: &str = "Bench-original-pass-41";
@@ -127,7 +131,7 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<()> {
     if let Some(url) = &args.database_url {
         env.push(("REGAIN_DATABASE_URL", url.clone()));
     }
-    let server = Server::start(&env)?;
+    let server = Server::start(args.server_binary.as_deref(), &env)?;
     let outcome = measure(&args, &config, &server, &tenant_slug, &outbox_path).await;
     let peak_rss = server.peak_rss_mib();
     server.stop()?;

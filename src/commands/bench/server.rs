@@ -21,9 +21,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the binary itself with `env` added to the environment.
-    pub fn start(env: &[(&str, String)]) -> anyhow::Result<Server> {
-        let exe = std::env::current_exe().context("finding the regain binary")?;
+    /// Starts `binary` (default: this one) with `env` added to the
+    /// environment.
+    pub fn start(binary: Option<&Path>, env: &[(&str, String)]) -> anyhow::Result<Server> {
+        let exe = match binary {
+            Some(path) => path.to_path_buf(),
+            None => std::env::current_exe().context("finding the regain binary")?,
+        };
         let mut child = Command::new(exe)
             .arg("serve")
             .envs(env.iter().map(|(k, v)| (k, v.as_str())))
@@ -82,6 +86,7 @@ impl Server {
     pub fn cpu_mark(&self) -> CpuMark {
         CpuMark {
             server_ns: process_cpu_ns(self.child.id()),
+            client_ns: process_cpu_ns(std::process::id()),
             idle_ticks: machine_idle_ticks(),
             at: std::time::Instant::now(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -109,6 +114,7 @@ impl Server {
 #[derive(Debug, Clone, Copy)]
 pub struct CpuMark {
     server_ns: u64,
+    client_ns: u64,
     idle_ticks: Option<u64>,
     at: std::time::Instant,
     cores: usize,
@@ -121,6 +127,9 @@ pub struct CpuUse {
     /// microseconds: what the step costs the server, free of the client's
     /// share of the machine.
     pub server_us_per_request: f64,
+    /// The benchmark's own CPU time per request (its clients share the
+    /// cores with the server).
+    pub client_us_per_request: f64,
     /// The share of the machine's cores that were idle meanwhile: time the
     /// step could not use (a request waiting on another rather than on a
     /// core).
@@ -134,11 +143,13 @@ const USER_HZ: f64 = 100.0;
 impl CpuMark {
     /// The cost of the `requests` served since `earlier`.
     pub fn since(&self, earlier: &CpuMark, requests: u64) -> CpuUse {
-        let server_us = self.server_ns.saturating_sub(earlier.server_ns) as f64 / 1000.0;
+        let per_request =
+            |now: u64, then: u64| now.saturating_sub(then) as f64 / 1000.0 / requests.max(1) as f64;
         let wall = self.at.duration_since(earlier.at).as_secs_f64();
         let cores = self.cores.max(1) as f64;
         CpuUse {
-            server_us_per_request: server_us / requests.max(1) as f64,
+            server_us_per_request: per_request(self.server_ns, earlier.server_ns),
+            client_us_per_request: per_request(self.client_ns, earlier.client_ns),
             machine_idle_share: self
                 .idle_ticks
                 .zip(earlier.idle_ticks)
@@ -202,12 +213,14 @@ mod tests {
     fn a_steps_cost_is_server_time_per_request_and_the_idle_share_of_all_cores() {
         let then = CpuMark {
             server_ns: 5_000_000,
+            client_ns: 1_000_000,
             idle_ticks: Some(1_000),
             at: std::time::Instant::now(),
             cores: 2,
         };
         let now = CpuMark {
             server_ns: 5_000_000 + 300_000_000,
+            client_ns: 1_000_000 + 150_000_000,
             idle_ticks: Some(1_000 + 50),
             at: then.at + Duration::from_secs(2),
             cores: 2,
@@ -215,6 +228,7 @@ mod tests {
         let cost = now.since(&then, 3_000);
         // 300 ms of server time over 3,000 requests; 0.5 s idle of 2 × 2 s.
         assert!((cost.server_us_per_request - 100.0).abs() < 1e-9);
+        assert!((cost.client_us_per_request - 50.0).abs() < 1e-9);
         assert_eq!(cost.machine_idle_share, Some(0.125));
         let unknown = CpuMark {
             idle_ticks: None,

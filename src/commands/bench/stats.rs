@@ -89,8 +89,9 @@ impl Summary {
     pub fn line(&self) -> String {
         let cost = match self.cpu {
             Some(c) => format!(
-                "  server {:>6.1} µs/req{}",
+                "  server {:>6.1} µs/req  client {:>5.1} µs/req{}",
                 c.server_us_per_request,
+                c.client_us_per_request,
                 c.machine_idle_share
                     .map_or_else(String::new, |idle| format!("  idle {:>3.0}%", idle * 100.0))
             ),
