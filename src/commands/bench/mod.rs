@@ -185,9 +185,14 @@ async fn measure(
     // compared with the floor just before and just after it.
     let url = format!("http://{}/healthz", server.addr);
     let floor = || async {
-        let before = server.cpu_mark();
-        let s = measure_floor(http.clone(), url.clone(), k * 5, c).await;
-        s.costing(&before, &server.cpu_mark())
+        costed(
+            server,
+            "healthz",
+            c,
+            measure_floor(http.clone(), url.clone(), k * 5, c),
+        )
+        .await
+        .0
     };
     let healthz = shown(floor().await);
     let mut floors = vec![healthz.per_second];
@@ -196,27 +201,20 @@ async fn measure(
     let mut steps = Vec::new();
     let accounts: Vec<usize> = (0..k).collect();
     let a = api.clone();
-    let before = server.cpu_mark();
-    let (samples, started, wall) = drive(accounts, c, move |client, i| {
+    let step = drive(accounts, c, move |client, i| {
         let (a, i) = (a.clone(), *i);
         timed(async move { a.start(client, &format!("u{i}")).await.map(|f| (i, f)) })
-    })
-    .await;
-    steps.push(shown(
-        Summary::of("start", c, samples, wall).costing(&before, &server.cpu_mark()),
-    ));
+    });
+    let (summary, started) = costed(server, "start", c, step).await;
+    steps.push(shown(summary));
     floors.push(shown(floor().await).per_second);
     let a = api.clone();
-    let before = server.cpu_mark();
-    let (samples, challenged, wall) =
-        drive(started, c, move |client, (i, flow): &(usize, String)| {
-            let (a, i, flow) = (a.clone(), *i, flow.clone());
-            timed(async move { a.challenge(client, &flow).await.map(|()| (i, flow)) })
-        })
-        .await;
-    steps.push(shown(
-        Summary::of("challenge", c, samples, wall).costing(&before, &server.cpu_mark()),
-    ));
+    let step = drive(started, c, move |client, (i, flow): &(usize, String)| {
+        let (a, i, flow) = (a.clone(), *i, flow.clone());
+        timed(async move { a.challenge(client, &flow).await.map(|()| (i, flow)) })
+    });
+    let (summary, challenged) = costed(server, "challenge", c, step).await;
+    steps.push(shown(summary));
     floors.push(shown(floor().await).per_second);
     let mut with_codes = Vec::with_capacity(challenged.len());
     for (i, flow) in challenged {
@@ -228,19 +226,16 @@ async fn measure(
         }
     }
     let a = api.clone();
-    let before = server.cpu_mark();
-    let (samples, verified, wall) = drive(
+    let step = drive(
         with_codes,
         c,
         move |client, (i, flow, code): &(usize, String, String)| {
             let (a, i, flow, code) = (a.clone(), *i, flow.clone(), code.clone());
             timed(async move { a.verify(client, &flow, &code).await.map(|t| (i, flow, t)) })
         },
-    )
-    .await;
-    steps.push(shown(
-        Summary::of("verify", c, samples, wall).costing(&before, &server.cpu_mark()),
-    ));
+    );
+    let (summary, verified) = costed(server, "verify", c, step).await;
+    steps.push(shown(summary));
     floors.push(shown(floor().await).per_second);
     let mut argon_ratios = BTreeMap::new();
     let a = api.clone();
@@ -349,12 +344,16 @@ fn shown(s: Summary) -> Summary {
     s
 }
 
-/// `/healthz` per second with `clients` clients over `n` requests: the
-/// HTTP floor. The machine's speed drifts by tens of percent within a
+/// `/healthz` with `clients` clients over `n` requests: the HTTP floor. The machine's speed drifts by tens of percent within a
 /// minute (seen here: 23,400 to 31,600/s within five seconds), so the
 /// floor is measured next to each step it is compared with.
-async fn measure_floor(http: reqwest::Client, url: String, n: usize, clients: usize) -> Summary {
-    let (samples, _, wall) = drive(vec![(); n], clients, move |_, ()| {
+async fn measure_floor(
+    http: reqwest::Client,
+    url: String,
+    n: usize,
+    clients: usize,
+) -> (Samples, Vec<()>, Duration) {
+    drive(vec![(); n], clients, move |_, ()| {
         let (http, url) = (http.clone(), url.clone());
         timed(async move {
             let r = http.get(url).send().await.map_err(|_| 0u16)?;
@@ -365,8 +364,21 @@ async fn measure_floor(http: reqwest::Client, url: String, n: usize, clients: us
             }
         })
     })
-    .await;
-    Summary::of("healthz", clients, samples, wall)
+    .await
+}
+
+/// Runs a measured `step` and summarizes it as `name`, with what it cost
+/// the server and the benchmark meanwhile; the step's results.
+async fn costed<T>(
+    server: &Server,
+    name: &str,
+    clients: usize,
+    step: impl std::future::Future<Output = (Samples, Vec<T>, Duration)>,
+) -> (Summary, Vec<T>) {
+    let before = server.cpu_mark();
+    let (samples, results, wall) = step.await;
+    let summary = Summary::of(name, clients, samples, wall).costing(&before, &server.cpu_mark());
+    (summary, results)
 }
 
 /// `n` logins at once, a `/healthz` probe every 20 ms meanwhile, and one

@@ -47,7 +47,8 @@ pub struct Summary {
     pub p99_ms: f64,
     /// Wall time of the step in seconds.
     pub seconds: f64,
-    /// What the step cost the server, where it was measured.
+    /// What the step cost the server and the benchmark, where it was
+    /// measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuUse>,
 }
@@ -79,7 +80,7 @@ impl Summary {
         }
     }
 
-    /// With the server's cost between `before` and `after`.
+    /// With the step's cost between `before` and `after`.
     pub fn costing(mut self, before: &CpuMark, after: &CpuMark) -> Summary {
         self.cpu = Some(after.since(before, self.requests));
         self
