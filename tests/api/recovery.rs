@@ -610,6 +610,40 @@ backend_tests! {
         assert_eq!(t.audit_actions().await.len(), audited, "and wrote no event");
     }
 
+    /// Refused resets count against the address's budget (each may cost
+    /// a policy check on the hashing pool) and the completed one does not;
+    /// once the budget is spent a reset is refused before any check.
+    async fn refused_resets_are_counted_per_address(backend: Backend) {
+        let mut t = TestApp::spawn(backend).await;
+        t.account("acme", Some("it@acme.example"), None).await;
+        t.settings(|s| s.recovery.requests_per_ip = 7).await;
+        // Requests 1–3: start, challenge, verify.
+        let (flow, token) = email_reset_token(&t, "acme", "it@acme.example").await;
+        let reset = |token: &str, password: &str| {
+            json!({"reset_token": token, "new_password": password, "confirm_password": password})
+        };
+        let (status, body, _) = t.step(&flow, "reset", reset(&token, "password")).await;
+        assert_eq!((status, body["error"]["code"].clone()), (422, json!("password_policy_violation")), "{body}");
+        let (status, body, _) = t.step(&flow, "reset", reset("not-the-token", NEW)).await;
+        assert_eq!((status, body["error"]["code"].clone()), (400, json!("reset_token_invalid")), "{body}");
+        // Requests 4 and 5 were counted; the completed reset is not.
+        let (status, body, _) = t.step(&flow, "reset", reset(&token, NEW)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(t.start_recovery("acme").await.0, 201, "the 6th request");
+        assert_eq!(t.start_recovery("acme").await.0, 201, "the 7th request");
+        // The 8th, refused (its token is spent), goes over the budget.
+        let (status, body, headers) = t.step(&flow, "reset", reset(&token, NEW)).await;
+        assert_eq!((status, body["error"]["code"].clone()), (429, json!("too_many_attempts")), "{body}");
+        assert!(headers.get("retry-after").is_some());
+        let (status, body, _) = t.step(&flow, "reset", reset(&token, NEW)).await;
+        assert_eq!(status, 429, "locked, refused before any check: {body}");
+        assert_eq!(t.start_recovery("acme").await.0, 429, "the whole recovery budget is spent");
+        t.clock.advance(15 * 60);
+        let (status, body, _) = t.step(&flow, "reset", reset(&token, NEW)).await;
+        assert_eq!((status, body["error"]["code"].clone()), (400, json!("reset_token_invalid")), "{body}");
+        assert_eq!(t.login("acme", NEW).await.0, 201);
+    }
+
     async fn undeliverable_messages_fail_after_the_retry_horizon(backend: Backend) {
         let mut t = TestApp::spawn_with(backend, |c| c.delivery.retry_horizon_minutes = 1).await;
         t.account("acme", Some("it@acme.example"), None).await;

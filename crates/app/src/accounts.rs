@@ -132,11 +132,9 @@ impl App {
         let password_hash = match &spec.password {
             Some(password) => {
                 let policy = resolve_for(&tenant.policy, &lineage).policy;
-                let subject = Subject {
-                    username: Some(username.as_str()),
-                    email: email.as_ref(),
-                };
-                let violations = policy.check(password.expose(), subject);
+                let violations = self
+                    .check_policy(&policy, username.as_str(), email.clone(), password)
+                    .await?;
                 if !violations.is_empty() {
                     return Err(AppError::Policy(violations));
                 }
@@ -260,6 +258,29 @@ impl App {
             .await?)
     }
 
+    /// The policy's rules (all but history) for `password`, checked on the
+    /// hashing pool: the strength estimate can take tens of milliseconds
+    /// of CPU (see [`crate::hashing`]), which must not stall the executor.
+    pub(crate) async fn check_policy(
+        &self,
+        policy: &PasswordPolicy,
+        username: &str,
+        email: Option<Email>,
+        password: &Password,
+    ) -> Result<Vec<Violation>, AppError> {
+        let (policy, username, password) = (policy.clone(), username.to_owned(), password.clone());
+        Ok(self
+            .hasher
+            .compute(move || {
+                let subject = Subject {
+                    username: Some(&username),
+                    email: email.as_ref(),
+                };
+                policy.check(password.expose(), subject)
+            })
+            .await?)
+    }
+
     /// Every violation of `password` for `account` under `policy` (the
     /// account's effective one, which the caller has at hand), history
     /// included.
@@ -278,12 +299,9 @@ impl App {
         password: &Password,
         refuse_current: bool,
     ) -> Result<Vec<Violation>, AppError> {
-        let email = account.email_parsed();
-        let subject = Subject {
-            username: Some(&account.username),
-            email: email.as_ref(),
-        };
-        let mut violations = policy.check(password.expose(), subject);
+        let mut violations = self
+            .check_policy(policy, &account.username, account.email_parsed(), password)
+            .await?;
         let depth = if refuse_current {
             policy.history_depth.max(1)
         } else {

@@ -395,7 +395,12 @@ impl App {
                 let (password, generated) = match given {
                     Some(p) => (p, None),
                     None => {
-                        let text = temporary_password(&policy, &target)?;
+                        let (p, t) = (policy.clone(), target.clone());
+                        // Checked against the policy: on the hashing pool.
+                        let text = self
+                            .hasher
+                            .compute(move || temporary_password(&p, &t))
+                            .await??;
                         (Password::parse(text.clone())?, Some(text))
                     }
                 };

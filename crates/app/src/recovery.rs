@@ -936,16 +936,38 @@ impl App {
         account_id: Option<i64>,
         client: &Client,
     ) -> Result<(), AppError> {
-        let result = Box::pin(self.reset_password_inner(
-            tenant,
-            flow_id,
-            reset_token,
-            new_password,
-            confirm_password,
-            account_id,
-            client,
-        ))
-        .await;
+        // A refused reset counts against the address's recovery budget —
+        // a wrong token is a secret checked, a refused password cost a
+        // policy check on the hashing pool — and an address over it is
+        // refused before any check. A completed reset is not counted (its
+        // token is spent), so the step that succeeds writes once.
+        let budget = [self.request_budget(tenant, client)];
+        let now = self.clock.now();
+        let result = match self
+            .store
+            .throttle_locked_until(&budget[0].key, now)
+            .await?
+        {
+            Some(until) => Err(refusal(&budget, 0, now, until)),
+            None => {
+                let done = Box::pin(self.reset_password_inner(
+                    tenant,
+                    flow_id,
+                    reset_token,
+                    new_password,
+                    confirm_password,
+                    account_id,
+                    client,
+                ))
+                .await;
+                match done {
+                    Err(e) if !matches!(e, AppError::Internal(_) | AppError::Busy) => {
+                        self.count_budgets(&budget).await.and(Err(e))
+                    }
+                    other => other,
+                }
+            }
+        };
         crate::metrics::recovery_step(
             "reset",
             match &result {

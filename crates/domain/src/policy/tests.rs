@@ -169,6 +169,25 @@ fn strength_score() {
 }
 
 #[test]
+fn a_long_password_is_judged_on_its_first_64_characters() {
+    let mut p = Preset::Nist.policy();
+    p.reject_common = false;
+    p.min_strength_score = 3;
+    p.max_length = 300;
+    let strong = "tulip-ferry-oxide-42";
+    // A weak beginning padded out to 64 characters is weak, whatever follows.
+    let padded = format!("{}{strong}", "a".repeat(64));
+    assert_eq!(codes(&p, &padded, none()), vec!["too_weak"]);
+    // Whereas the same characters within the first 64 make it strong.
+    let within = format!("{}{strong}", "a".repeat(44));
+    assert_eq!(within.chars().count(), 64);
+    assert!(codes(&p, &within, none()).is_empty(), "{within}");
+    // A strong beginning stays strong with anything after it.
+    let tail = format!("{strong}{}", "a".repeat(200));
+    assert!(codes(&p, &tail, none()).is_empty());
+}
+
+#[test]
 fn all_violations_are_returned_at_once() {
     let p = Preset::Mail.policy();
     let email = Email::parse("bob@example.com").unwrap();
