@@ -74,7 +74,23 @@ async fn metrics(axum::extract::State(app): axum::extract::State<App>) -> axum::
 
 /// Serves a plain router (e.g. [`metrics_router`]) on `listener`.
 pub async fn serve_router(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    axum::serve(no_delay(listener), router).await
+}
+
+/// `listener` with Nagle's algorithm off on every connection it accepts
+/// (`TCP_NODELAY`, which `axum::serve` leaves as the system has it). With it
+/// on, a small write that follows another unacknowledged one waits for the
+/// peer's delayed acknowledgement, up to 40 ms on Linux: a request/response
+/// protocol wants each answer sent at once.
+fn no_delay(
+    listener: TcpListener,
+) -> axum::serve::TapIo<TcpListener, impl FnMut(&mut tokio::net::TcpStream) + Send + 'static> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|stream: &mut tokio::net::TcpStream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+        }
+    })
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the
@@ -85,7 +101,25 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
+    axum::serve(no_delay(listener), service)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut wrapped = super::no_delay(listener);
+        let (_client, (server_side, _)) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), wrapped.accept());
+        assert!(
+            server_side.nodelay().unwrap(),
+            "TCP_NODELAY on the accepted stream"
+        );
+    }
 }
