@@ -344,9 +344,10 @@ fn shown(s: Summary) -> Summary {
     s
 }
 
-/// `/healthz` with `clients` clients over `n` requests: the HTTP floor. The machine's speed drifts by tens of percent within a
-/// minute (seen here: 23,400 to 31,600/s within five seconds), so the
-/// floor is measured next to each step it is compared with.
+/// `/healthz` with `clients` clients over `n` requests: the HTTP floor.
+/// The machine's speed drifts by tens of percent within a minute (seen
+/// here: 23,400 to 31,600/s within five seconds), so the floor is measured
+/// next to each step it is compared with.
 async fn measure_floor(
     http: reqwest::Client,
     url: String,
