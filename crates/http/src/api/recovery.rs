@@ -398,6 +398,7 @@ async fn verify_recovery(
         (status = 400, description = "passwords_differ, reset_token_invalid, account_required, or a malformed password", body = ErrorBody),
         (status = 404, description = "Unknown tenant or flow", body = ErrorBody),
         (status = 422, description = "The password breaks the policy; every violation is listed", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: the address's recovery budget is spent (refused resets count against it); Retry-After", body = ErrorBody),
         (status = 503, description = "Hashing pool saturated", body = ErrorBody),
     ))]
 async fn reset_password(
