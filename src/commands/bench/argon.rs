@@ -54,3 +54,11 @@ pub fn raw_limit(config: &Argon2Config, seconds: f64) -> anyhow::Result<(f64, us
     let elapsed = started.elapsed().as_secs_f64();
     Ok((done.load(Ordering::Relaxed) as f64 / elapsed, threads))
 }
+
+/// The raw limit now, over `seconds`, off the async runtime (the server
+/// idle meanwhile): the reference a hashing step's round is compared with.
+pub async fn limit_now(config: Argon2Config, seconds: f64) -> anyhow::Result<f64> {
+    let (per_second, _) =
+        tokio::task::spawn_blocking(move || raw_limit(&config, seconds)).await??;
+    Ok(per_second)
+}

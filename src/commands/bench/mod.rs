@@ -5,11 +5,13 @@
 //!    and login steps run in rounds between measurements of it, and their
 //!    ratios are the median of the rounds' (see [`bracket`]);
 //! 2. the real server as a child process, a tenant with N accounts;
-//! 3. `/healthz` under C clients (the HTTP floor), measured again after
-//!    each of start, challenge and verify: each of them is compared with
-//!    the mean of the floor just before and just after it;
+//! 3. `/healthz` under C clients (the HTTP floor); start, challenge and
+//!    verify run in rounds between measurements of it, like the hashing
+//!    steps between measurements of the limit;
 //! 4. each recovery step in turn (start, challenge, verify, reset) and
-//!    logins, C clients each, codes read from the file outbox;
+//!    logins, C clients each, codes read from the file outbox; the cheap
+//!    steps over up to ten times `--flows` flows, so that each lasts more
+//!    than an instant;
 //! 5. whole flows end to end; a sweep over client counts; a flood of
 //!    concurrent logins with a `/healthz` probe;
 //! 6. the figures as JSON and a chart (SVG).
@@ -78,6 +80,21 @@ const ORIGINAL_PASSWORD: &str = "Bench-original-pass-41";
 /// the common-password dictionary (longer ones cannot be an entry), so each
 /// reset pays the dictionary check at its dearest.
 const NEW_PASSWORD: &str = "Bench-renewed-pass-7";
+
+/// Rounds of reset and login, each between two measurements of the raw
+/// Argon2id limit of [`LIMIT_SECONDS`].
+const HASH_ROUNDS: usize = 5;
+const LIMIT_SECONDS: f64 = 2.0;
+/// Rounds of start, challenge and verify, each between two measurements
+/// of `/healthz`. Five rounds of each step: two disturbed rounds do not
+/// move the median.
+const CHEAP_ROUNDS: usize = 5;
+/// The cheap steps run over this many flows per `--flows` (as far as the
+/// accounts go).
+const CHEAP_FLOWS_PER_FLOW: usize = 10;
+/// `/healthz` requests per cheap-step request in a measurement of the
+/// floor: about as long as the round it brackets.
+const FLOOR_PER_STEP_REQUEST: usize = 4;
 
 pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -149,15 +166,12 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<()> {
 
 /// What the measured phases produced.
 struct Figures {
-    /// The reset's and the login's ratios to the raw Argon2id limit,
-    /// measured in rounds between measurements of the limit (see
-    /// [`bracket`]).
-    argon_ratios: BTreeMap<&'static str, bracket::Bracketed>,
+    /// Each step's ratio to its reference — the raw Argon2id limit for
+    /// reset and login, `/healthz` for start, challenge and verify —
+    /// measured in rounds between measurements of it (see [`bracket`]).
+    ratios: BTreeMap<&'static str, bracket::Bracketed>,
     /// `/healthz` before the cheap steps.
     healthz: Summary,
-    /// `/healthz` per second before start and after start, challenge and
-    /// verify.
-    floors: Vec<f64>,
     steps: Vec<Summary>,
     flows: Summary,
     sweep: Vec<Summary>,
@@ -181,10 +195,19 @@ async fn measure(
     let c = args.clients;
     let k = args.flows;
 
-    // 3. The HTTP floor, measured again after each cheap step: each step is
-    // compared with the floor just before and just after it.
+    // The cheap steps run over more flows than the hashing ones: at tens
+    // of thousands per second, `--flows` of them would pass in a tenth of
+    // a second. Accounts [0, cheap) for them (the first `k` of their
+    // flows are reset), [cheap, cheap + k/2) for whole flows, the rest
+    // for logins.
+    let cheap = (args.accounts - k - k / 2).min(CHEAP_FLOWS_PER_FLOW * k);
+    let whole_from = cheap;
+    let login_from = cheap + k / 2;
+
+    // 3. The HTTP floor, alone first (its latencies), then between the
+    // rounds of each cheap step.
     let url = format!("http://{}/healthz", server.addr);
-    let floor = || async {
+    let healthz = shown(
         costed(
             server,
             "healthz",
@@ -192,30 +215,54 @@ async fn measure(
             measure_floor(http.clone(), url.clone(), k * 5, c),
         )
         .await
-        .0
+        .0,
+    );
+    let per_floor = (cheap / CHEAP_ROUNDS * FLOOR_PER_STEP_REQUEST).max(c);
+    let floor_now = || {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let (samples, _, wall) = measure_floor(http, url, per_floor, c).await;
+            Ok(samples.ok.len() as f64 / wall.as_secs_f64().max(1e-9))
+        }
     };
-    let healthz = shown(floor().await);
-    let mut floors = vec![healthz.per_second];
+    let limit_now = || argon::limit_now(config.argon2, LIMIT_SECONDS);
 
-    // 4. Each step in turn, over accounts 0..k.
+    // 4. Each step in turn, over accounts 0..cheap.
     let mut steps = Vec::new();
-    let accounts: Vec<usize> = (0..k).collect();
+    let mut ratios = BTreeMap::new();
+    let accounts: Vec<usize> = (0..cheap).collect();
     let a = api.clone();
-    let step = drive(accounts, c, move |client, i| {
-        let (a, i) = (a.clone(), *i);
-        timed(async move { a.start(client, &format!("u{i}")).await.map(|f| (i, f)) })
-    });
-    let (summary, started) = costed(server, "start", c, step).await;
+    let (summary, started, ratio) = bracket::measure(
+        server,
+        floor_now,
+        CHEAP_ROUNDS,
+        "start",
+        accounts,
+        c,
+        move |client, i: &usize| {
+            let (a, i) = (a.clone(), *i);
+            timed(async move { a.start(client, &format!("u{i}")).await.map(|f| (i, f)) })
+        },
+    )
+    .await?;
     steps.push(shown(summary));
-    floors.push(shown(floor().await).per_second);
+    ratios.insert("start", ratio);
     let a = api.clone();
-    let step = drive(started, c, move |client, (i, flow): &(usize, String)| {
-        let (a, i, flow) = (a.clone(), *i, flow.clone());
-        timed(async move { a.challenge(client, &flow).await.map(|()| (i, flow)) })
-    });
-    let (summary, challenged) = costed(server, "challenge", c, step).await;
+    let (summary, challenged, ratio) = bracket::measure(
+        server,
+        floor_now,
+        CHEAP_ROUNDS,
+        "challenge",
+        started,
+        c,
+        move |client, (i, flow): &(usize, String)| {
+            let (a, i, flow) = (a.clone(), *i, flow.clone());
+            timed(async move { a.challenge(client, &flow).await.map(|()| (i, flow)) })
+        },
+    )
+    .await?;
     steps.push(shown(summary));
-    floors.push(shown(floor().await).per_second);
+    ratios.insert("challenge", ratio);
     let mut with_codes = Vec::with_capacity(challenged.len());
     for (i, flow) in challenged {
         if let Some(code) = outbox
@@ -226,21 +273,27 @@ async fn measure(
         }
     }
     let a = api.clone();
-    let step = drive(
+    let (summary, mut verified, ratio) = bracket::measure(
+        server,
+        floor_now,
+        CHEAP_ROUNDS,
+        "verify",
         with_codes,
         c,
         move |client, (i, flow, code): &(usize, String, String)| {
             let (a, i, flow, code) = (a.clone(), *i, flow.clone(), code.clone());
             timed(async move { a.verify(client, &flow, &code).await.map(|t| (i, flow, t)) })
         },
-    );
-    let (summary, verified) = costed(server, "verify", c, step).await;
+    )
+    .await?;
     steps.push(shown(summary));
-    floors.push(shown(floor().await).per_second);
-    let mut argon_ratios = BTreeMap::new();
+    ratios.insert("verify", ratio);
+    verified.truncate(k);
     let a = api.clone();
-    let (reset, ratio) = bracket::measure(
-        &config.argon2,
+    let (reset, _, ratio) = bracket::measure(
+        server,
+        limit_now,
+        HASH_ROUNDS,
         "reset",
         verified,
         c,
@@ -251,13 +304,15 @@ async fn measure(
     )
     .await?;
     steps.push(shown(reset));
-    argon_ratios.insert("reset", ratio);
+    ratios.insert("reset", ratio);
     let login_accounts: Vec<usize> = (0..k)
-        .map(|n| k + k / 2 + n % (args.accounts - k - k / 2))
+        .map(|n| login_from + n % (args.accounts - login_from))
         .collect();
     let a = api.clone();
-    let (login, ratio) = bracket::measure(
-        &config.argon2,
+    let (login, _, ratio) = bracket::measure(
+        server,
+        limit_now,
+        HASH_ROUNDS,
         "login",
         login_accounts.clone(),
         c,
@@ -265,12 +320,13 @@ async fn measure(
     )
     .await?;
     steps.push(shown(login));
-    argon_ratios.insert("login", ratio);
+    ratios.insert("login", ratio);
 
-    // 5a. Whole flows, end to end, over accounts k..k+k/2.
+    // 5a. Whole flows, end to end.
     let a = api.clone();
     let ob = outbox.clone();
-    let (samples, _, wall) = drive((k..k + k / 2).collect::<Vec<_>>(), c, move |client, i| {
+    let whole: Vec<usize> = (whole_from..login_from).collect();
+    let (samples, _, wall) = drive(whole, c, move |client, i| {
         let (a, ob, i) = (a.clone(), ob.clone(), *i);
         timed(async move { whole_flow(&a, &ob, client, i).await })
     })
@@ -300,9 +356,8 @@ async fn measure(
     let (flood, flood_ok) = flood(&api, &http, server, args.flood, &login_accounts).await;
     println!("flood      {flood}");
     Ok(Figures {
-        argon_ratios,
+        ratios,
         healthz,
-        floors,
         steps,
         flows,
         sweep,
@@ -345,9 +400,9 @@ fn shown(s: Summary) -> Summary {
 }
 
 /// `/healthz` with `clients` clients over `n` requests: the HTTP floor.
-/// The machine's speed drifts by tens of percent within a minute (seen
+/// The machine's speed drifts by tens of percent within seconds (seen
 /// here: 23,400 to 31,600/s within five seconds), so the floor is measured
-/// next to each step it is compared with.
+/// between the rounds of each step it is compared with.
 async fn measure_floor(
     http: reqwest::Client,
     url: String,
@@ -378,7 +433,9 @@ async fn costed<T>(
 ) -> (Summary, Vec<T>) {
     let before = server.cpu_mark();
     let (samples, results, wall) = step.await;
-    let summary = Summary::of(name, clients, samples, wall).costing(&before, &server.cpu_mark());
+    let mut spent = server::CpuSpent::default();
+    spent.add(&before, &server.cpu_mark());
+    let summary = Summary::of(name, clients, samples, wall).costing(&spent);
     (summary, results)
 }
 
@@ -595,25 +652,13 @@ fn report(
     f: Figures,
 ) -> anyhow::Result<()> {
     let step = |name: &str| f.steps.iter().find(|s| s.step == name);
-    let ratio_argon = |name: &str| f.argon_ratios.get(name).map_or(0.0, |b| b.ratio);
-    // The floor just before and just after the step.
-    let floor_around = |name: &str| {
-        let i = ["start", "challenge", "verify"]
-            .iter()
-            .position(|n| *n == name)?;
-        Some((f.floors.get(i)? + f.floors.get(i + 1)?) / 2.0)
-    };
-    let ratio_floor = |name: &str| {
-        step(name)
-            .zip(floor_around(name))
-            .map_or(0.0, |(s, floor)| s.per_second / floor)
-    };
-    let cheap_ok = ["start", "challenge", "verify"].iter().all(|n| {
-        step(n).is_some_and(|s| ratio_floor(n) >= 0.25 && s.p99_ms <= 25.0 && s.errors == 0)
-    });
+    let ratio = |name: &str| f.ratios.get(name).map_or(0.0, |b| b.ratio);
+    let cheap_ok = ["start", "challenge", "verify"]
+        .iter()
+        .all(|n| step(n).is_some_and(|s| ratio(n) >= 0.25 && s.p99_ms <= 25.0 && s.errors == 0));
     let targets = json!({
-        "login_vs_argon2_at_least_0.90": ratio_argon("login") >= 0.90,
-        "reset_vs_argon2_at_least_0.90": ratio_argon("reset") >= 0.90,
+        "login_vs_argon2_at_least_0.90": ratio("login") >= 0.90,
+        "reset_vs_argon2_at_least_0.90": ratio("reset") >= 0.90,
         "start_challenge_verify_vs_healthz_at_least_0.25_p99_25ms_no_errors": cheap_ok,
         "flood_peak_rss_at_most_300_mib": peak_rss <= 300.0,
         "flood_healthz_and_statuses": f.flood_ok,
@@ -625,18 +670,18 @@ fn report(
         "accounts": args.accounts,
         "clients": args.clients,
         "flows": args.flows,
-        "argon2": {"memory_kib": config.argon2.memory_kib, "iterations": config.argon2.iterations, "parallelism": config.argon2.parallelism, "raw_hashes_per_second": argon_per_second, "rounds": f.argon_ratios},
+        "argon2": {"memory_kib": config.argon2.memory_kib, "iterations": config.argon2.iterations, "parallelism": config.argon2.parallelism, "raw_hashes_per_second": argon_per_second},
         "healthz": f.healthz,
-        "healthz_per_second_before_start_and_after_each_cheap_step": f.floors,
         "steps": f.steps,
         "whole_flows": f.flows,
         "ratios": {
-            "login_vs_argon2": ratio_argon("login"),
-            "reset_vs_argon2": ratio_argon("reset"),
-            "start_vs_healthz": ratio_floor("start"),
-            "challenge_vs_healthz": ratio_floor("challenge"),
-            "verify_vs_healthz": ratio_floor("verify"),
+            "login_vs_argon2": ratio("login"),
+            "reset_vs_argon2": ratio("reset"),
+            "start_vs_healthz": ratio("start"),
+            "challenge_vs_healthz": ratio("challenge"),
+            "verify_vs_healthz": ratio("verify"),
         },
+        "rounds": f.ratios,
         "sweep": f.sweep,
         "flood": f.flood,
         "peak_rss_mib": peak_rss,
@@ -647,25 +692,16 @@ fn report(
         "whole flows {:.1}/s (start → challenge → code → verify → reset → login)",
         f.flows.per_second
     );
-    for n in ["login", "reset"] {
-        let rounds = f.argon_ratios.get(n).map_or_else(String::new, |b| {
-            b.rounds
-                .iter()
-                .map(|r| format!("{:.1}/s ÷ {:.1} = {:.2}", r.per_second, r.limit, r.ratio))
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
-        println!(
-            "{n} ÷ argon2 limit   {:.2}  (median of rounds, each against the limit around it: {rounds})",
-            ratio_argon(n),
-        );
-    }
-    for n in ["start", "challenge", "verify"] {
-        println!(
-            "{n:<9} ÷ /healthz    {:.2}  (against the floor around it: {:.0}/s)",
-            ratio_floor(n),
-            floor_around(n).unwrap_or(0.0)
-        );
+    for (n, reference) in [
+        ("login", "argon2 limit"),
+        ("reset", "argon2 limit"),
+        ("start", "/healthz"),
+        ("challenge", "/healthz"),
+        ("verify", "/healthz"),
+    ] {
+        if let Some(b) = f.ratios.get(n) {
+            println!("{:<22} {}", format!("{n} ÷ {reference}"), b.line());
+        }
     }
     println!("peak RSS of the server {peak_rss:.1} MiB");
     println!("targets met: {}", serde_json::to_string_pretty(&targets)?);

@@ -140,23 +140,49 @@ pub struct CpuUse {
 /// whatever the kernel's own tick.
 const USER_HZ: f64 = 100.0;
 
-impl CpuMark {
-    /// The cost of the `requests` served since `earlier`.
-    pub fn since(&self, earlier: &CpuMark, requests: u64) -> CpuUse {
-        let per_request =
-            |now: u64, then: u64| now.saturating_sub(then) as f64 / 1000.0 / requests.max(1) as f64;
-        let wall = self.at.duration_since(earlier.at).as_secs_f64();
+/// CPU time summed over one or more spans: the rounds of a step, without
+/// the measurements of its reference between them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSpent {
+    server_ns: u64,
+    client_ns: u64,
+    /// `None` once a span could not read the machine's idle time.
+    idle_ticks: Option<u64>,
+    spans: usize,
+    wall: f64,
+    cores: usize,
+}
+
+impl CpuSpent {
+    /// Adds the span from `before` to `after`.
+    pub fn add(&mut self, before: &CpuMark, after: &CpuMark) {
+        self.server_ns += after.server_ns.saturating_sub(before.server_ns);
+        self.client_ns += after.client_ns.saturating_sub(before.client_ns);
+        let idle = after
+            .idle_ticks
+            .zip(before.idle_ticks)
+            .map(|(now, then)| now.saturating_sub(then));
+        self.idle_ticks = match (self.spans, self.idle_ticks, idle) {
+            (0, _, idle) => idle,
+            (_, Some(sum), Some(more)) => Some(sum + more),
+            _ => None,
+        };
+        self.spans += 1;
+        self.wall += after.at.duration_since(before.at).as_secs_f64();
+        self.cores = after.cores;
+    }
+
+    /// The cost of each of `requests` served in these spans.
+    pub fn per_request(&self, requests: u64) -> CpuUse {
+        let per_request = |ns: u64| ns as f64 / 1000.0 / requests.max(1) as f64;
         let cores = self.cores.max(1) as f64;
         CpuUse {
-            server_us_per_request: per_request(self.server_ns, earlier.server_ns),
-            client_us_per_request: per_request(self.client_ns, earlier.client_ns),
+            server_us_per_request: per_request(self.server_ns),
+            client_us_per_request: per_request(self.client_ns),
             machine_idle_share: self
                 .idle_ticks
-                .zip(earlier.idle_ticks)
-                .filter(|_| wall > 0.0)
-                .map(|(now, then)| {
-                    (now.saturating_sub(then) as f64 / USER_HZ / (wall * cores)).min(1.0)
-                }),
+                .filter(|_| self.wall > 0.0)
+                .map(|idle| (idle as f64 / USER_HZ / (self.wall * cores)).min(1.0)),
         }
     }
 }
@@ -225,7 +251,12 @@ mod tests {
             at: then.at + Duration::from_secs(2),
             cores: 2,
         };
-        let cost = now.since(&then, 3_000);
+        let since = |before: &CpuMark, after: &CpuMark, requests: u64| {
+            let mut spent = CpuSpent::default();
+            spent.add(before, after);
+            spent.per_request(requests)
+        };
+        let cost = since(&then, &now, 3_000);
         // 300 ms of server time over 3,000 requests; 0.5 s idle of 2 × 2 s.
         assert!((cost.server_us_per_request - 100.0).abs() < 1e-9);
         assert!((cost.client_us_per_request - 50.0).abs() < 1e-9);
@@ -234,7 +265,33 @@ mod tests {
             idle_ticks: None,
             ..now
         };
-        assert_eq!(unknown.since(&then, 3_000).machine_idle_share, None);
+        assert_eq!(since(&then, &unknown, 3_000).machine_idle_share, None);
+
+        // Two spans with a gap between them: the gap is not counted.
+        let later = CpuMark {
+            server_ns: now.server_ns + 1_000_000_000,
+            client_ns: now.client_ns + 1_000_000_000,
+            idle_ticks: Some(5_000),
+            at: now.at + Duration::from_secs(10),
+            cores: 2,
+        };
+        let last = CpuMark {
+            server_ns: later.server_ns + 300_000_000,
+            client_ns: later.client_ns + 150_000_000,
+            idle_ticks: Some(5_000 + 150),
+            at: later.at + Duration::from_secs(2),
+            cores: 2,
+        };
+        let mut spent = CpuSpent::default();
+        spent.add(&then, &now);
+        spent.add(&later, &last);
+        let cost = spent.per_request(6_000);
+        assert!((cost.server_us_per_request - 100.0).abs() < 1e-9);
+        assert!((cost.client_us_per_request - 50.0).abs() < 1e-9);
+        // (0.5 s + 1.5 s) idle of 2 cores × (2 s + 2 s).
+        assert_eq!(cost.machine_idle_share, Some(0.25));
+        spent.add(&unknown, &unknown);
+        assert_eq!(spent.per_request(6_000).machine_idle_share, None);
     }
 
     #[test]

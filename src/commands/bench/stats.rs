@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::server::{CpuMark, CpuUse};
+use super::server::{CpuSpent, CpuUse};
 
 /// What one measured step did.
 #[derive(Debug, Default, Clone)]
@@ -80,9 +80,9 @@ impl Summary {
         }
     }
 
-    /// With the step's cost between `before` and `after`.
-    pub fn costing(mut self, before: &CpuMark, after: &CpuMark) -> Summary {
-        self.cpu = Some(after.since(before, self.requests));
+    /// With what the step's requests cost, `spent` over its span(s).
+    pub fn costing(mut self, spent: &CpuSpent) -> Summary {
+        self.cpu = Some(spent.per_request(self.requests));
         self
     }
 
