@@ -54,7 +54,9 @@ pub struct BenchArgs {
     /// Concurrent clients for the per-step figures.
     #[arg(long, default_value_t = 64)]
     clients: usize,
-    /// Recovery flows measured per step.
+    /// Recovery flows for reset, login and whole flows; start, challenge
+    /// and verify run over up to ten times as many (as far as the
+    /// accounts go).
     #[arg(long, default_value_t = 2_000)]
     flows: usize,
     /// Database to benchmark (default: a fresh SQLite database in --out).
