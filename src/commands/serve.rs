@@ -21,6 +21,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
+    let signal = shutdown_signal()?;
     tracing::info!(
         address = %listener.local_addr()?,
         public_url = %app.config.effective_public_url(),
@@ -53,7 +54,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = app.config.shutdown;
     let notify = signalled.clone();
     let stop_accepting = async move {
-        shutdown_signal().await;
+        signal.await;
         draining.store(true, std::sync::atomic::Ordering::SeqCst);
         notify.notify_waiters();
         tokio::time::sleep(std::time::Duration::from_secs(shutdown.drain_seconds)).await;
@@ -100,24 +101,31 @@ async fn axum_serve(listener: TcpListener, router: regain_http::Router) -> std::
     regain_http::serve_router(listener, router).await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Takes over SIGINT and SIGTERM now, and returns what waits for the
+/// first of them. Called before the server announces itself: a signal
+/// handler that is only installed when the shutdown future is first polled
+/// (on a task of axum's, some time later) leaves a window in which a
+/// service manager's SIGTERM meets the default action and kills the
+/// process, log lines in flight and messages in hand with it.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let stopped = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+        async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: /readyz now answers 503");
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    Ok(async move {
+        stopped.await;
+        tracing::info!("shutting down: /readyz now answers 503");
+    })
 }

@@ -630,6 +630,53 @@ async fn a_crash_loses_no_queued_message_and_sends_none_twice() {
     }
 }
 
+/// A service manager may stop the service the moment it announces itself
+/// (a rolling deploy, a failed health check): the signal handlers are in
+/// place by then, so even that SIGTERM stops it gracefully, with its last
+/// log line written and exit status 0, never by the signal's default
+/// action. The log is watched every millisecond and the signal sent as
+/// soon as the announcement is there, three times over.
+#[test]
+fn a_sigterm_sent_as_soon_as_the_server_announces_itself_stops_it_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [
+        ("REGAIN_LISTEN", "127.0.0.1:0"),
+        ("REGAIN_DATA_DIR", data.to_str().unwrap()),
+        ("REGAIN_SHUTDOWN_DRAIN_SECONDS", "0"),
+    ];
+    for round in 0..3 {
+        let log = dir.path().join(format!("serve-{round}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut server = Command::new(BIN)
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(env.iter().copied())
+            .stderr(Stdio::from(file))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("regain is serving")
+        {
+            assert!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let exit = server.wait().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(exit.success(), "exit status 0, got {exit}; log:\n{text}");
+        assert!(text.contains("stopped"), "the last line is written: {text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_turns_readyz_off_and_finishes_requests_in_flight() {
     let dir = tempfile::tempdir().unwrap();
@@ -824,8 +871,9 @@ async fn a_crlf_or_ansi_escape_in_an_identifier_cannot_forge_a_log_line() {
             .status()
             .unwrap()
             .success());
-        assert!(server.wait().unwrap().success());
+        let exit = server.wait().unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
+        assert!(exit.success(), "exit status 0, got {exit}; log:\n{text}");
         assert!(!text.contains('\u{1b}'), "no raw ANSI escape ({format})");
         let refused: Vec<&str> = text
             .lines()
