@@ -452,8 +452,15 @@ pub(crate) fn spawn_server(
     env: &[(&str, &str)],
     log: &Path,
 ) -> (std::process::Child, String) {
+    let child = start_server(dir, env, log);
+    let addr = wait_for_address(log);
+    (child, addr)
+}
+
+/// Starts `regain serve` with `env`, logging to `log`, without waiting.
+fn start_server(dir: &Path, env: &[(&str, &str)], log: &Path) -> std::process::Child {
     let file = std::fs::File::create(log).unwrap();
-    let child = Command::new(BIN)
+    Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
         .env_clear()
@@ -461,9 +468,22 @@ pub(crate) fn spawn_server(
         .stderr(Stdio::from(file))
         .stdout(Stdio::null())
         .spawn()
-        .unwrap();
-    let addr = wait_for_address(log);
-    (child, addr)
+        .unwrap()
+}
+
+/// Stops `server` as a service manager does (SIGTERM), checks that it
+/// exited with status 0 and returns its log, which ends with what was on
+/// its way when the signal came.
+fn stop_gracefully(server: &mut std::process::Child, log: &Path) -> String {
+    assert!(Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let exit = server.wait().unwrap();
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(exit.success(), "exit status 0, got {exit}; log:\n{text}");
+    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -647,16 +667,7 @@ fn a_sigterm_sent_as_soon_as_the_server_announces_itself_stops_it_gracefully() {
     ];
     for round in 0..3 {
         let log = dir.path().join(format!("serve-{round}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut server = Command::new(BIN)
-            .arg("serve")
-            .current_dir(dir.path())
-            .env_clear()
-            .envs(env.iter().copied())
-            .stderr(Stdio::from(file))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut server = start_server(dir.path(), &env, &log);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -665,14 +676,7 @@ fn a_sigterm_sent_as_soon_as_the_server_announces_itself_stops_it_gracefully() {
             assert!(Instant::now() < deadline, "the server did not start");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
-        let exit = server.wait().unwrap();
-        let text = std::fs::read_to_string(&log).unwrap();
-        assert!(exit.success(), "exit status 0, got {exit}; log:\n{text}");
+        let text = stop_gracefully(&mut server, &log);
         assert!(text.contains("stopped"), "the last line is written: {text}");
     }
 }
@@ -866,14 +870,7 @@ async fn a_crlf_or_ansi_escape_in_an_identifier_cannot_forge_a_log_line() {
         assert_eq!(status, 400, "a malformed identifier");
         // Stopped as a service manager stops it: the lines still on their
         // way to the log are written before it exits.
-        assert!(Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
-        let exit = server.wait().unwrap();
-        let text = std::fs::read_to_string(&log).unwrap();
-        assert!(exit.success(), "exit status 0, got {exit}; log:\n{text}");
+        let text = stop_gracefully(&mut server, &log);
         assert!(!text.contains('\u{1b}'), "no raw ANSI escape ({format})");
         let refused: Vec<&str> = text
             .lines()
