@@ -1,7 +1,7 @@
 //! The `regain` binary itself: the README's run command on embedded
 //! defaults, the operator commands, and logs free of secrets.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -149,13 +149,17 @@ async fn serve_runs_on_embedded_defaults_and_logs_no_secret() {
     assert!(!logs.contains(key.trim()));
 }
 
+/// The address in the server's "regain is serving" line, as soon as that
+/// line is whole in `log` (looked for every millisecond: a test can act
+/// the moment the server announces itself).
 fn wait_for_address(log: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(file) = std::fs::File::open(log) {
-            for line in BufReader::new(file).lines().map_while(Result::ok) {
+        if let Ok(text) = std::fs::read_to_string(log) {
+            let whole_lines = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
+            for line in whole_lines {
                 if line.contains("regain is serving") {
-                    if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if let Ok(event) = serde_json::from_str::<serde_json::Value>(line) {
                         return event["fields"]["address"].as_str().unwrap().to_string();
                     }
                     let rest = line.split("address=").nth(1).unwrap();
@@ -163,7 +167,7 @@ fn wait_for_address(log: &Path) -> String {
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(1));
     }
     panic!(
         "the server did not start: {}",
@@ -452,15 +456,8 @@ pub(crate) fn spawn_server(
     env: &[(&str, &str)],
     log: &Path,
 ) -> (std::process::Child, String) {
-    let child = start_server(dir, env, log);
-    let addr = wait_for_address(log);
-    (child, addr)
-}
-
-/// Starts `regain serve` with `env`, logging to `log`, without waiting.
-fn start_server(dir: &Path, env: &[(&str, &str)], log: &Path) -> std::process::Child {
     let file = std::fs::File::create(log).unwrap();
-    Command::new(BIN)
+    let child = Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
         .env_clear()
@@ -468,7 +465,9 @@ fn start_server(dir: &Path, env: &[(&str, &str)], log: &Path) -> std::process::C
         .stderr(Stdio::from(file))
         .stdout(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let addr = wait_for_address(log);
+    (child, addr)
 }
 
 /// Stops `server` as a service manager does (SIGTERM), checks that it
@@ -654,8 +653,8 @@ async fn a_crash_loses_no_queued_message_and_sends_none_twice() {
 /// (a rolling deploy, a failed health check): the signal handlers are in
 /// place by then, so even that SIGTERM stops it gracefully, with its last
 /// log line written and exit status 0, never by the signal's default
-/// action. The log is watched every millisecond and the signal sent as
-/// soon as the announcement is there, three times over.
+/// action. The signal is sent as soon as the announcement is in the log
+/// ([`wait_for_address`] looks every millisecond), three times over.
 #[test]
 fn a_sigterm_sent_as_soon_as_the_server_announces_itself_stops_it_gracefully() {
     let dir = tempfile::tempdir().unwrap();
@@ -667,15 +666,7 @@ fn a_sigterm_sent_as_soon_as_the_server_announces_itself_stops_it_gracefully() {
     ];
     for round in 0..3 {
         let log = dir.path().join(format!("serve-{round}.log"));
-        let mut server = start_server(dir.path(), &env, &log);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("regain is serving")
-        {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let (mut server, _) = spawn_server(dir.path(), &env, &log);
         let text = stop_gracefully(&mut server, &log);
         assert!(text.contains("stopped"), "the last line is written: {text}");
     }
