@@ -681,4 +681,47 @@ backend_tests! {
         let (status, body, _) = t.post("/api/v1/t/acme/username-reminder", json!({"contact": "not a contact"})).await;
         assert_eq!((status, body["error"]["code"].clone()), (400, json!("invalid_phone")));
     }
+
+    /// Every read is a transaction of its own, and on SQLite one that
+    /// first checks its page cache against the writes since: a step reads
+    /// only what it needs, an account with what it has set up at once.
+    async fn each_recovery_step_reads_the_database_only_as_often_as_it_needs(backend: Backend) {
+        use regain_app::auth::Client;
+        use regain_app::recovery::Evidence;
+        use regain_domain::recovery::Method;
+
+        let t = TestApp::spawn(backend).await;
+        t.individual("carol", Some("carol@example.org")).await;
+        let client = Client { ip: "192.0.2.7".parse().unwrap(), user_agent: "test".into() };
+        let (app, tenant) = (&t.app, &t.tenant);
+        let reads = || app.store.reads_begun();
+
+        let before = reads();
+        let by_email = app.start_recovery(tenant, "carol@example.org", None, None, &client).await.unwrap();
+        assert_eq!(reads() - before, 1, "a start by email: the account and its set-up");
+        assert!(by_email.flow_id.is_some());
+
+        let before = reads();
+        let started = app.start_recovery(tenant, "carol", None, None, &client).await.unwrap();
+        assert_eq!(reads() - before, 1, "a start by name: the account and its set-up");
+        let flow = started.flow_id.unwrap();
+
+        let mails = t.smtp.to("carol@example.org").len();
+        let before = reads();
+        app.challenge_recovery(tenant, &flow, Method::EmailCode, None, None, &client).await.unwrap();
+        assert_eq!(reads() - before, 1, "a challenge: the flow");
+        let mail = t.smtp.wait_for("carol@example.org", mails + 1).await;
+        let code = code_in(mail.last().unwrap());
+
+        let before = reads();
+        let evidence = Evidence { code: Some(&code), answers: None };
+        let verified = app.verify_recovery(tenant, &flow, evidence, &client).await.unwrap();
+        assert_eq!(reads() - before, 1, "a verify: the flow");
+
+        let before = reads();
+        let token = verified.reset_token.unwrap();
+        app.reset_password(tenant, &flow, &token, NEW.into(), NEW.into(), None, &client).await.unwrap();
+        assert_eq!(reads() - before, 3, "a reset: the address's lock, the flow, the account and its set-up");
+        assert_eq!(t.login("carol", NEW).await.0, 201);
+    }
 }

@@ -20,7 +20,8 @@ use regain_domain::password::Password;
 use regain_domain::recovery::{decoy_offers, FlowState, Method, Offer, Verdict};
 use regain_domain::tenant::CaptchaMode;
 use regain_store::{
-    Account, AuditEvent, Channel, CompletedReset, Counted, FlowRecord, Tenant, ThrottleRule,
+    Account, AccountLookup, AuditEvent, Channel, CompletedReset, Counted, FlowRecord, SetupCounts,
+    Tenant, ThrottleRule,
 };
 
 use crate::auth::{login_id_key, over_budget, password_check_key, Client};
@@ -307,49 +308,26 @@ impl App {
         let now = self.clock.now();
 
         let cap = i64::from(tenant.settings.max_accounts_per_contact) + 1;
-        let (account, contact, bound) = match &identifier {
-            LoginIdentifier::Username(u) => (
-                self.store
-                    .account_by_qualified_name(tenant.id, u.as_str())
-                    .await?,
-                None,
-                1,
-            ),
-            LoginIdentifier::Qualified(q) => (
-                self.store
-                    .account_by_qualified_name(tenant.id, &q.to_string())
-                    .await?,
-                None,
-                1,
-            ),
-            LoginIdentifier::Email(e) => {
-                let mut found = self
-                    .store
-                    .accounts_by_verified_email(tenant.id, e, cap)
-                    .await?;
-                let n = found.len();
-                (
-                    if n == 1 { found.pop() } else { None },
-                    Some(Offer::email(e)),
-                    n,
-                )
-            }
-            LoginIdentifier::Phone(p) => {
-                let mut found = self
-                    .store
-                    .accounts_by_verified_phone(tenant.id, p, cap)
-                    .await?;
-                let n = found.len();
-                (
-                    if n == 1 { found.pop() } else { None },
-                    Some(Offer::sms(p)),
-                    n,
-                )
-            }
+        let qualified = match &identifier {
+            LoginIdentifier::Qualified(q) => q.to_string(),
+            _ => String::new(),
         };
+        let (lookup, contact) = match &identifier {
+            LoginIdentifier::Username(u) => (AccountLookup::QualifiedName(u.as_str()), None),
+            LoginIdentifier::Qualified(_) => (AccountLookup::QualifiedName(&qualified), None),
+            LoginIdentifier::Email(e) => (AccountLookup::VerifiedEmail(e), Some(Offer::email(e))),
+            LoginIdentifier::Phone(p) => (AccountLookup::VerifiedPhone(p), Some(Offer::sms(p))),
+        };
+        let mut found = self
+            .store
+            .accounts_with_setup(tenant.id, lookup, cap)
+            .await?;
+        // A name is one account; a contact may be bound to several.
+        let bound = if contact.is_some() { found.len() } else { 1 };
+        let account = if found.len() == 1 { found.pop() } else { None };
         let (offers, decoy, account_id, contact_value) = match (account, contact) {
-            (Some(a), _) if !a.disabled => {
-                let offers = self.offers_for(tenant, &a).await?;
+            (Some((a, setup)), _) if !a.disabled => {
+                let offers = self.offers_for(tenant, &a, setup).await?;
                 if offers.is_empty() {
                     self.count_budgets(&budgets).await?;
                     tracing::info!(tenant = %tenant.slug, "recovery: no self-service method");
@@ -891,7 +869,7 @@ impl App {
                 .accounts_bound_to(tenant, contact)
                 .await?
                 .into_iter()
-                .map(|a| (a.id, a.qualified_name))
+                .map(|(a, _)| (a.id, a.qualified_name))
                 .collect(),
             None => Vec::new(),
         };
@@ -903,25 +881,25 @@ impl App {
         })
     }
 
+    /// The accounts bound to a proven contact, each with what it has set
+    /// up; a disabled account is not offered, nor reset.
     async fn accounts_bound_to(
         &self,
         tenant: &Tenant,
         contact: &str,
-    ) -> Result<Vec<Account>, AppError> {
+    ) -> Result<Vec<(Account, SetupCounts)>, AppError> {
         let cap = i64::from(tenant.settings.max_accounts_per_contact);
-        let found = if let Ok(e) = Email::parse(contact) {
-            self.store
-                .accounts_by_verified_email(tenant.id, &e, cap)
-                .await?
-        } else if let Ok(p) = Phone::parse(contact) {
-            self.store
-                .accounts_by_verified_phone(tenant.id, &p, cap)
-                .await?
-        } else {
-            Vec::new()
+        let (email, phone) = (Email::parse(contact), Phone::parse(contact));
+        let lookup = match (&email, &phone) {
+            (Ok(e), _) => AccountLookup::VerifiedEmail(e),
+            (_, Ok(p)) => AccountLookup::VerifiedPhone(p),
+            _ => return Ok(Vec::new()),
         };
-        // A disabled account is not offered, nor reset.
-        Ok(found.into_iter().filter(|a| !a.disabled).collect())
+        let found = self
+            .store
+            .accounts_with_setup(tenant.id, lookup, cap)
+            .await?;
+        Ok(found.into_iter().filter(|(a, _)| !a.disabled).collect())
     }
 
     /// Sets a new password with a reset token. Does not log anyone in.
@@ -1005,8 +983,14 @@ impl App {
         if !token_ok || !r.flow.can_reset(now) {
             return Err(AppError::ResetTokenInvalid);
         }
-        let account = match (r.account_id, &r.contact) {
-            (Some(id), _) => self.store.account(tenant.id, id).await?,
+        // The account with what it has set up (for the notice's hint), in
+        // one read.
+        let (account, setup) = match (r.account_id, &r.contact) {
+            (Some(id), _) => self
+                .store
+                .accounts_with_setup(tenant.id, AccountLookup::Id(id), 1)
+                .await?
+                .pop(),
             (None, Some(contact)) => {
                 let chosen = account_id.ok_or(AppError::Invalid {
                     code: "account_required",
@@ -1015,7 +999,7 @@ impl App {
                 self.accounts_bound_to(tenant, contact)
                     .await?
                     .into_iter()
-                    .find(|a| a.id == chosen)
+                    .find(|(a, _)| a.id == chosen)
             }
             (None, None) => None,
         }
@@ -1040,12 +1024,7 @@ impl App {
             .methods
             .enabled
             .contains(&Method::EmergencyContact)
-            && self
-                .store
-                .setup_counts(account.id)
-                .await?
-                .emergency_contacts
-                == 0;
+            && setup.emergency_contacts == 0;
         let notices = to_verified_contacts(
             &account,
             &Template::PasswordChanged {

@@ -8,6 +8,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::Any;
 
+use crate::credentials::{setup_columns, setup_from_row, SetupCounts};
 use crate::error::conflict_as;
 use crate::rows::{flag, int, opt_int, opt_text, text, to_json};
 use crate::write::WriteTx;
@@ -16,6 +17,20 @@ use crate::{Store, StoreError};
 /// Most password hashes kept per account, whatever a policy asks: bounds the
 /// history check's cost (each entry costs one Argon2id verification).
 pub const MAX_HISTORY: u32 = 24;
+
+/// How an account is found: by what a person typed, or by what a flow
+/// or a session holds.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountLookup<'a> {
+    /// By id.
+    Id(i64),
+    /// By `root/sub/…` (or a root's username).
+    QualifiedName(&'a str),
+    /// By verified email (case-insensitive).
+    VerifiedEmail(&'a Email),
+    /// By verified phone.
+    VerifiedPhone(&'a Phone),
+}
 
 /// A stored account.
 #[derive(Debug, Clone, PartialEq)]
@@ -370,14 +385,7 @@ impl Store {
 
     /// An account by id within a tenant.
     pub async fn account(&self, tenant_id: i64, id: i64) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(&mut *self.read().await?)
-        .await?;
-        row.as_ref().map(account_from_row).transpose()
+        self.account_by(tenant_id, AccountLookup::Id(id)).await
     }
 
     /// An account by `root/sub/…` (or a root's username).
@@ -386,14 +394,8 @@ impl Store {
         tenant_id: i64,
         qualified_name: &str,
     ) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND qualified_name = $2"
-        ))
-        .bind(tenant_id)
-        .bind(qualified_name)
-        .fetch_optional(&mut *self.read().await?)
-        .await?;
-        row.as_ref().map(account_from_row).transpose()
+        self.account_by(tenant_id, AccountLookup::QualifiedName(qualified_name))
+            .await
     }
 
     /// Accounts whose verified email is `email` (case-insensitive), at most `limit`.
@@ -403,14 +405,10 @@ impl Store {
         email: &Email,
         limit: i64,
     ) -> Result<Vec<Account>, StoreError> {
-        self.accounts_by_contact(
-            tenant_id,
-            "email_key",
-            "email_verified",
-            &email.key(),
-            limit,
-        )
-        .await
+        let rows = self
+            .find(tenant_id, AccountLookup::VerifiedEmail(email), limit, false)
+            .await?;
+        rows.iter().map(account_from_row).collect()
     }
 
     /// Accounts whose verified phone is `phone`, at most `limit`.
@@ -420,28 +418,72 @@ impl Store {
         phone: &Phone,
         limit: i64,
     ) -> Result<Vec<Account>, StoreError> {
-        self.accounts_by_contact(tenant_id, "phone", "phone_verified", phone.as_str(), limit)
-            .await
+        let rows = self
+            .find(tenant_id, AccountLookup::VerifiedPhone(phone), limit, false)
+            .await?;
+        rows.iter().map(account_from_row).collect()
     }
 
-    async fn accounts_by_contact(
+    /// The accounts `lookup` finds (at most `limit`), each with what it has
+    /// set up for recovery, in one read: on SQLite every read begins by
+    /// checking its connection's page cache against the writes since, so a
+    /// step that needs both pays that once.
+    pub async fn accounts_with_setup(
         &self,
         tenant_id: i64,
-        column: &str,
-        verified: &str,
-        value: &str,
+        lookup: AccountLookup<'_>,
         limit: i64,
-    ) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND {column} = $2 AND {verified} = 1 \
+    ) -> Result<Vec<(Account, SetupCounts)>, StoreError> {
+        let rows = self.find(tenant_id, lookup, limit, true).await?;
+        rows.iter()
+            .map(|row| Ok((account_from_row(row)?, setup_from_row(row)?)))
+            .collect()
+    }
+
+    async fn account_by(
+        &self,
+        tenant_id: i64,
+        lookup: AccountLookup<'_>,
+    ) -> Result<Option<Account>, StoreError> {
+        let rows = self.find(tenant_id, lookup, 1, false).await?;
+        rows.first().map(account_from_row).transpose()
+    }
+
+    /// The rows of the accounts `lookup` finds in the tenant, by id, with
+    /// their [`SetupCounts`] columns when `setup`.
+    async fn find(
+        &self,
+        tenant_id: i64,
+        lookup: AccountLookup<'_>,
+        limit: i64,
+        setup: bool,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let condition = match lookup {
+            AccountLookup::Id(_) => "id = $2",
+            AccountLookup::QualifiedName(_) => "qualified_name = $2",
+            AccountLookup::VerifiedEmail(_) => "email_key = $2 AND email_verified = 1",
+            AccountLookup::VerifiedPhone(_) => "phone = $2 AND phone_verified = 1",
+        };
+        let setup = if setup {
+            format!(", {}", setup_columns("accounts.id"))
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {COLUMNS}{setup} FROM accounts WHERE tenant_id = $1 AND {condition} \
              ORDER BY id LIMIT $3"
-        ))
-        .bind(tenant_id)
-        .bind(value)
-        .bind(limit)
-        .fetch_all(&mut *self.read().await?)
-        .await?;
-        rows.iter().map(account_from_row).collect()
+        );
+        let query = sqlx::query(&sql).bind(tenant_id);
+        let query = match lookup {
+            AccountLookup::Id(id) => query.bind(id),
+            AccountLookup::QualifiedName(name) => query.bind(name),
+            AccountLookup::VerifiedEmail(email) => query.bind(email.key()),
+            AccountLookup::VerifiedPhone(phone) => query.bind(phone.as_str()),
+        };
+        Ok(query
+            .bind(limit)
+            .fetch_all(&mut *self.read().await?)
+            .await?)
     }
 
     /// Accounts matching a fixed `condition` over integer parameters

@@ -92,28 +92,40 @@ fn emergency_from_row(row: &AnyRow) -> Result<EmergencyContact, StoreError> {
     })
 }
 
+/// The [`SetupCounts`] of the account whose id is `account_id` (a
+/// parameter or a column), as columns: a query of accounts adds them to
+/// read an account and what it has set up at once.
+pub(crate) fn setup_columns(account_id: &str) -> String {
+    format!(
+        "(SELECT COUNT(*) FROM security_questions WHERE account_id = {account_id}) AS setup_questions, \
+         (SELECT COUNT(*) FROM emergency_contacts WHERE account_id = {account_id} AND verified = 1) AS setup_contacts, \
+         (SELECT COUNT(*) FROM identity_records WHERE account_id = {account_id}) AS setup_identity"
+    )
+}
+
+/// The counts read by [`setup_columns`].
+pub(crate) fn setup_from_row(row: &AnyRow) -> Result<SetupCounts, StoreError> {
+    let count = |col: &str| -> Result<u32, StoreError> {
+        u32::try_from(int(row, col)?).map_err(|_| StoreError::Corrupt(col.into()))
+    };
+    Ok(SetupCounts {
+        questions: count("setup_questions")?,
+        emergency_contacts: count("setup_contacts")?,
+        identity_verified: count("setup_identity")? > 0,
+    })
+}
+
 const EMERGENCY_COLUMNS: &str =
     "id, account_id, name, kind, value, verified, code_hmac, tries, code_expires_at";
 
 impl Store {
     /// What the account has set up, in one round trip.
     pub async fn setup_counts(&self, account_id: i64) -> Result<SetupCounts, StoreError> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM security_questions WHERE account_id = $1) AS questions, \
-             (SELECT COUNT(*) FROM emergency_contacts WHERE account_id = $1 AND verified = 1) AS contacts, \
-             (SELECT COUNT(*) FROM identity_records WHERE account_id = $1) AS identity",
-        )
-        .bind(account_id)
-        .fetch_one(&mut *self.read().await?)
-        .await?;
-        let count = |col: &str| -> Result<u32, StoreError> {
-            u32::try_from(int(&row, col)?).map_err(|_| StoreError::Corrupt(col.into()))
-        };
-        Ok(SetupCounts {
-            questions: count("questions")?,
-            emergency_contacts: count("contacts")?,
-            identity_verified: count("identity")? > 0,
-        })
+        let row = sqlx::query(&format!("SELECT {}", setup_columns("$1")))
+            .bind(account_id)
+            .fetch_one(&mut *self.read().await?)
+            .await?;
+        setup_from_row(&row)
     }
 
     /// Replaces the account's security questions, audited, all or nothing.

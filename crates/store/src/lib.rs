@@ -29,7 +29,7 @@ mod tenants;
 mod throttles;
 mod write;
 
-pub use accounts::{Account, NewAccount, Placement};
+pub use accounts::{Account, AccountLookup, NewAccount, Placement};
 pub use appeals::{Appeal, Attachment};
 pub use approvals::Approval;
 pub use audit::{AuditEvent, AuditFilter, AuditProblem, AuditRow};
@@ -44,6 +44,7 @@ pub use tenants::{NewTenant, Tenant, TENANT_CACHE_TTL};
 pub use throttles::{Counted, ThrottleRule};
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,6 +126,8 @@ pub struct Store {
     readers: Option<Arc<read::Readers>>,
     /// Tenants recently read by slug.
     tenants: Arc<tenants::TenantCache>,
+    /// Reads begun so far (see [`Store::reads_begun`]).
+    reads: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -173,6 +176,7 @@ impl Store {
             writers,
             readers,
             tenants: Default::default(),
+            reads: Default::default(),
         })
     }
 
@@ -201,7 +205,17 @@ impl Store {
     /// A connection for reads (on SQLite, one of its readers; see
     /// [`read`]).
     pub(crate) async fn read(&self) -> Result<read::ReadConn<'_>, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(read::ReadConn::acquire(self.readers.as_deref(), &self.pool).await?)
+    }
+
+    /// Reads begun by this store and its clones so far. Each read is a
+    /// transaction of its own, and on SQLite one that first checks its
+    /// connection's page cache against the writes since (and, after any,
+    /// reads its pages again): a step's reads are a large part of its
+    /// cost, and tests hold each step to the reads it needs.
+    pub fn reads_begun(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 
     /// A write of a single statement, to be committed (on PostgreSQL in

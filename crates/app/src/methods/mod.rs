@@ -15,7 +15,7 @@ use regain_domain::account::{AccountKind, Position};
 use regain_domain::identifiers::{Email, Phone};
 use regain_domain::recovery::eligibility::{offered, Placement, Setup};
 use regain_domain::recovery::{mask_email, mask_phone, Method, Offer};
-use regain_store::{Account, ContactKind, Tenant};
+use regain_store::{Account, ContactKind, SetupCounts, Tenant};
 
 use crate::{App, AppError};
 
@@ -101,9 +101,9 @@ impl App {
         &self,
         tenant: &Tenant,
         account: &Account,
+        counts: SetupCounts,
     ) -> Result<Vec<Offer>, AppError> {
         let methods = &tenant.settings.recovery.methods;
-        let counts = self.store.setup_counts(account.id).await?;
         let is_sub = account.parent_id.is_some();
         let root_kind = match account.position {
             Position::Root(kind) => kind,
