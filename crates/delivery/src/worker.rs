@@ -16,6 +16,9 @@ use crate::senders::{SendError, Senders};
 /// How long a claimed message stays reserved for its sender.
 const LEASE_SECS: i64 = 60;
 
+/// Messages claimed at once.
+const BATCH: u32 = 32;
+
 /// How long a woken worker waits before it claims, so that messages queued
 /// together are claimed in one write rather than one write each: during a
 /// burst of recoveries every claim takes its turn at SQLite's single writer
@@ -88,11 +91,10 @@ impl Worker {
     /// another process while still being sent.
     pub async fn pass(&self) -> Result<Pass, regain_store::StoreError> {
         let mut pass = Pass::default();
-        let size = self.senders.batch_size();
         loop {
             let batch = self
                 .store
-                .claim_messages(self.clock.now(), LEASE_SECS, size)
+                .claim_messages(self.clock.now(), LEASE_SECS, BATCH)
                 .await?;
             if batch.is_empty() {
                 return Ok(pass);
@@ -100,7 +102,7 @@ impl Worker {
             // A short batch took every message due at the claim: asking
             // again would be one more write at the single writer to find
             // nothing. What is queued meanwhile wakes the worker again.
-            let drained = batch.len() < size as usize;
+            let drained = batch.len() < BATCH as usize;
             let deadline = Instant::now() + Duration::from_secs(LEASE_SECS.unsigned_abs() / 2);
             let outcomes = self
                 .senders

@@ -107,22 +107,6 @@ impl Senders {
         Ok(Senders { email, sms })
     }
 
-    /// How many messages to claim at once. The outbox file takes a whole
-    /// batch with one write and one sync, so with no network sender a
-    /// batch is as large as a burst of recoveries queues in a moment: one
-    /// claim and one record at SQLite's single writer, and one sync, for
-    /// all of it. A network sender hands over one message at a time, and a
-    /// large batch would hold the last ones behind all the others.
-    pub fn batch_size(&self) -> u32 {
-        let network = matches!(self.email, EmailTransport::Smtp(_))
-            || matches!(self.sms, SmsTransport::Http(_));
-        if network {
-            32
-        } else {
-            256
-        }
-    }
-
     /// Hands each of `messages` to the sender of its channel: those bound
     /// for the outbox file in one write, the others one after another
     /// until `deadline`. The outcomes in order; `None` for a message not
@@ -222,27 +206,6 @@ mod tests {
             attempts: 1,
             created_at: Timestamp(1),
         }
-    }
-
-    #[test]
-    fn batches_are_large_only_when_no_message_waits_on_a_network_peer() {
-        let dir = tempfile::tempdir().unwrap();
-        let size = |email, sms| {
-            let mut config = DeliveryConfig {
-                email,
-                sms,
-                ..DeliveryConfig::default()
-            };
-            config.sms_http.url = "http://127.0.0.1:9/sms".into();
-            config.sms_http.secret = "gateway-secret".into();
-            Senders::from_config(&config, dir.path())
-                .unwrap()
-                .batch_size()
-        };
-        assert_eq!(size(EmailSender::File, SmsSender::File), 256);
-        assert_eq!(size(EmailSender::File, SmsSender::Log), 256);
-        assert_eq!(size(EmailSender::Smtp, SmsSender::File), 32);
-        assert_eq!(size(EmailSender::File, SmsSender::SmsHttp), 32);
     }
 
     #[tokio::test]
