@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use regain_domain::clock::Timestamp;
 use regain_domain::identifiers::LoginIdentifier;
 use regain_domain::password::Password;
-use regain_store::{Account, NewSession, Session, Tenant, ThrottleRule};
+use regain_store::{Account, AccountLookup, NewSession, Session, Tenant, ThrottleRule};
 
 use crate::log_safe::LogSafe;
 use crate::tokens::{random_token, token_hash};
@@ -253,30 +253,12 @@ impl App {
         tenant: &Tenant,
         identifier: &LoginIdentifier,
     ) -> Result<Option<Account>, AppError> {
-        let found = match identifier {
-            LoginIdentifier::Username(u) => {
-                self.store
-                    .account_by_qualified_name(tenant.id, u.as_str())
-                    .await?
-            }
-            LoginIdentifier::Qualified(q) => {
-                self.store
-                    .account_by_qualified_name(tenant.id, &q.to_string())
-                    .await?
-            }
-            // A contact bound to several accounts is no login identifier.
-            LoginIdentifier::Email(e) => single(
-                self.store
-                    .accounts_by_verified_email(tenant.id, e, 2)
-                    .await?,
-            ),
-            LoginIdentifier::Phone(p) => single(
-                self.store
-                    .accounts_by_verified_phone(tenant.id, p, 2)
-                    .await?,
-            ),
-        };
-        Ok(found)
+        // A contact bound to several accounts is no login identifier.
+        let found = self
+            .store
+            .accounts(tenant.id, AccountLookup::from(identifier), 2)
+            .await?;
+        Ok(single(found))
     }
 
     /// Resolves a session token. The session must be live and of this

@@ -308,15 +308,11 @@ impl App {
         let now = self.clock.now();
 
         let cap = i64::from(tenant.settings.max_accounts_per_contact) + 1;
-        let qualified = match &identifier {
-            LoginIdentifier::Qualified(q) => q.to_string(),
-            _ => String::new(),
-        };
-        let (lookup, contact) = match &identifier {
-            LoginIdentifier::Username(u) => (AccountLookup::QualifiedName(u.as_str()), None),
-            LoginIdentifier::Qualified(_) => (AccountLookup::QualifiedName(&qualified), None),
-            LoginIdentifier::Email(e) => (AccountLookup::VerifiedEmail(e), Some(Offer::email(e))),
-            LoginIdentifier::Phone(p) => (AccountLookup::VerifiedPhone(p), Some(Offer::sms(p))),
+        let lookup = AccountLookup::from(&identifier);
+        let contact = match &identifier {
+            LoginIdentifier::Email(e) => Some(Offer::email(e)),
+            LoginIdentifier::Phone(p) => Some(Offer::sms(p)),
+            LoginIdentifier::Username(_) | LoginIdentifier::Qualified(_) => None,
         };
         let mut found = self
             .store

@@ -2,7 +2,7 @@
 
 use regain_domain::account::{AccountKind, AccountNode, Position, Role};
 use regain_domain::clock::Timestamp;
-use regain_domain::identifiers::{Email, Phone, Username};
+use regain_domain::identifiers::{Email, LoginIdentifier, Phone, QualifiedName, Username};
 use regain_domain::policy::overrides::PolicyOverride;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -26,10 +26,25 @@ pub enum AccountLookup<'a> {
     Id(i64),
     /// By `root/sub/…` (or a root's username).
     QualifiedName(&'a str),
+    /// By a parsed `root/sub/…`.
+    SubAccount(&'a QualifiedName),
     /// By verified email (case-insensitive).
     VerifiedEmail(&'a Email),
     /// By verified phone.
     VerifiedPhone(&'a Phone),
+}
+
+impl<'a> From<&'a LoginIdentifier> for AccountLookup<'a> {
+    /// What a person typed to log in or to recover: a name is one
+    /// account, a verified contact may be bound to several.
+    fn from(identifier: &'a LoginIdentifier) -> Self {
+        match identifier {
+            LoginIdentifier::Username(u) => AccountLookup::QualifiedName(u.as_str()),
+            LoginIdentifier::Qualified(q) => AccountLookup::SubAccount(q),
+            LoginIdentifier::Email(e) => AccountLookup::VerifiedEmail(e),
+            LoginIdentifier::Phone(p) => AccountLookup::VerifiedPhone(p),
+        }
+    }
 }
 
 /// A stored account.
@@ -405,10 +420,8 @@ impl Store {
         email: &Email,
         limit: i64,
     ) -> Result<Vec<Account>, StoreError> {
-        let rows = self
-            .find(tenant_id, AccountLookup::VerifiedEmail(email), limit, false)
-            .await?;
-        rows.iter().map(account_from_row).collect()
+        self.accounts(tenant_id, AccountLookup::VerifiedEmail(email), limit)
+            .await
     }
 
     /// Accounts whose verified phone is `phone`, at most `limit`.
@@ -418,9 +431,18 @@ impl Store {
         phone: &Phone,
         limit: i64,
     ) -> Result<Vec<Account>, StoreError> {
-        let rows = self
-            .find(tenant_id, AccountLookup::VerifiedPhone(phone), limit, false)
-            .await?;
+        self.accounts(tenant_id, AccountLookup::VerifiedPhone(phone), limit)
+            .await
+    }
+
+    /// The accounts `lookup` finds (at most `limit`), by id.
+    pub async fn accounts(
+        &self,
+        tenant_id: i64,
+        lookup: AccountLookup<'_>,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows = self.find(tenant_id, lookup, limit, false).await?;
         rows.iter().map(account_from_row).collect()
     }
 
@@ -460,7 +482,7 @@ impl Store {
     ) -> Result<Vec<AnyRow>, StoreError> {
         let condition = match lookup {
             AccountLookup::Id(_) => "id = $2",
-            AccountLookup::QualifiedName(_) => "qualified_name = $2",
+            AccountLookup::QualifiedName(_) | AccountLookup::SubAccount(_) => "qualified_name = $2",
             AccountLookup::VerifiedEmail(_) => "email_key = $2 AND email_verified = 1",
             AccountLookup::VerifiedPhone(_) => "phone = $2 AND phone_verified = 1",
         };
@@ -477,6 +499,7 @@ impl Store {
         let query = match lookup {
             AccountLookup::Id(id) => query.bind(id),
             AccountLookup::QualifiedName(name) => query.bind(name),
+            AccountLookup::SubAccount(name) => query.bind(name.to_string()),
             AccountLookup::VerifiedEmail(email) => query.bind(email.key()),
             AccountLookup::VerifiedPhone(phone) => query.bind(phone.as_str()),
         };
