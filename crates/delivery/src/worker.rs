@@ -22,9 +22,12 @@ const BATCH: u32 = 32;
 /// How long a woken worker waits before it claims, so that messages queued
 /// together are claimed in one write rather than one write each: during a
 /// burst of recoveries every claim takes its turn at SQLite's single writer
-/// with the requests that queue the messages. Nobody reading their mail can
-/// tell 25 ms.
-const GATHER: Duration = Duration::from_millis(25);
+/// with the requests that queue the messages, and every batch costs two
+/// commits and one sync of the outbox file. At 120 resets a second (one
+/// notice each), 25 ms made batches of three; 100 ms makes them of twelve
+/// and took a tenth off the server's CPU outside hashing per reset
+/// (BENCHMARKS.md). Nobody reading their mail can tell 100 ms.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// Delivers queued messages.
 #[derive(Clone)]
