@@ -27,6 +27,7 @@ mod sessions;
 mod sql;
 mod tenants;
 mod throttles;
+mod waiting;
 mod write;
 
 pub use accounts::{Account, AccountLookup, NewAccount, Placement};
@@ -42,6 +43,7 @@ pub use recovery::{CompletedReset, FlowRecord};
 pub use sessions::{NewSession, Session};
 pub use tenants::{NewTenant, Tenant, TENANT_CACHE_TTL};
 pub use throttles::{Counted, ThrottleRule};
+pub use waiting::Waiting;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -205,23 +205,6 @@ async fn committer(writer: Weak<Mutex<Writer>>, due: Arc<Notify>) {
     }
 }
 
-/// A place in the line for the writer, counted while it is held (also
-/// when the wait is cancelled).
-struct InLine<'a>(&'a AtomicUsize);
-
-impl<'a> InLine<'a> {
-    fn join(queued: &'a AtomicUsize) -> InLine<'a> {
-        queued.fetch_add(1, Ordering::AcqRel);
-        InLine(queued)
-    }
-}
-
-impl Drop for InLine<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// A write transaction: a pool transaction (PostgreSQL), or a savepoint in
 /// SQLite's group transaction, holding the writer until it ends.
 /// Dereferences to the connection, like `sqlx::Transaction`. Dropped
@@ -243,7 +226,7 @@ impl WriteTx {
         };
         let queued = gate.queued.clone();
         let mut writer = {
-            let _in_line = InLine::join(&queued);
+            let _in_line = crate::Waiting::enter(&queued);
             gate.writer.clone().lock_owned().await
         };
         writer.settle();

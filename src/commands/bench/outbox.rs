@@ -24,22 +24,6 @@ pub struct Outbox {
     stop: Arc<AtomicBool>,
 }
 
-/// Counts a caller as waiting for as long as it lives.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn enter(count: &'a AtomicUsize) -> Waiting<'a> {
-        count.fetch_add(1, Ordering::Relaxed);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl Outbox {
     /// Starts tailing `path` (which may not exist yet).
     pub fn tail(path: PathBuf) -> Outbox {
@@ -84,7 +68,7 @@ impl Outbox {
     /// The code sent to `recipient`, waiting up to `timeout`; taken, so a
     /// later message to the same address is not confused with this one.
     pub async fn code_for(&self, recipient: &str, timeout: Duration) -> Option<String> {
-        let _waiting = Waiting::enter(&self.waiting);
+        let _waiting = regain_store::Waiting::enter(&self.waiting);
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(code) = self.codes.lock().ok()?.remove(recipient) {
