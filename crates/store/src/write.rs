@@ -132,6 +132,8 @@ pub(crate) struct Writer {
     due: Arc<Notify>,
     /// Group commits so far.
     commits: u64,
+    /// [`Group::queued`]: whether a write waits behind the one finishing.
+    queued: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -171,6 +173,7 @@ pub(crate) type Gate = Option<Arc<Group>>;
 /// starts its committer (on the current runtime).
 pub(crate) fn gate(conn: Conn) -> Arc<Group> {
     let due = Arc::new(Notify::new());
+    let queued = Arc::new(AtomicUsize::new(0));
     let writer = Arc::new(Mutex::new(Writer {
         conn,
         open: false,
@@ -182,11 +185,12 @@ pub(crate) fn gate(conn: Conn) -> Arc<Group> {
         waiting: Vec::new(),
         due: due.clone(),
         commits: 0,
+        queued: queued.clone(),
     }));
     let group = Arc::new(Group {
         writer: writer.clone(),
         due: due.clone(),
-        queued: Arc::new(AtomicUsize::new(0)),
+        queued,
     });
     let weak = Arc::downgrade(&writer);
     drop(writer);
@@ -211,7 +215,7 @@ async fn committer(writer: Weak<Mutex<Writer>>, due: Arc<Notify>) {
 /// without a commit, it rolls back.
 pub(crate) enum WriteTx {
     Pool(Option<Conn>),
-    Sqlite(Option<OwnedMutexGuard<Writer>>, Arc<AtomicUsize>),
+    Sqlite(Option<OwnedMutexGuard<Writer>>),
 }
 
 impl WriteTx {
@@ -224,9 +228,8 @@ impl WriteTx {
         let Some(gate) = gate else {
             return Ok(WriteTx::Pool(Some(Conn::Tx(pool.begin().await?))));
         };
-        let queued = gate.queued.clone();
         let mut writer = {
-            let _in_line = crate::Waiting::enter(&queued);
+            let _in_line = crate::Waiting::enter(&gate.queued);
             gate.writer.clone().lock_owned().await
         };
         writer.settle();
@@ -245,7 +248,7 @@ impl WriteTx {
         writer.conn.execute("SAVEPOINT write").await?;
         writer.member = true;
         writer.member_tail = writer.tx_tail.clone();
-        Ok(WriteTx::Sqlite(Some(writer), queued))
+        Ok(WriteTx::Sqlite(Some(writer)))
     }
 
     /// A write of a single statement: on PostgreSQL a pool connection in
@@ -268,7 +271,7 @@ impl WriteTx {
                     _ => Ok(()),
                 }
             }
-            WriteTx::Sqlite(writer, queued) => {
+            WriteTx::Sqlite(writer) => {
                 let Some(mut w) = writer.take() else {
                     return Ok(());
                 };
@@ -282,7 +285,7 @@ impl WriteTx {
                 // Nobody else in line: nothing to gather, so the group is
                 // committed now rather than by the committer a task switch
                 // (or two thread wake-ups) later.
-                if w.waiting.len() >= GROUP_MAX || queued.load(Ordering::Acquire) == 0 {
+                if w.waiting.len() >= GROUP_MAX || w.queued.load(Ordering::Acquire) == 0 {
                     w.commit_group();
                 } else {
                     w.due.notify_one();
@@ -316,14 +319,14 @@ impl WriteTx {
     /// The audit chain's last hash, when the SQLite writer knows it.
     pub(crate) fn audit_tail(&self) -> Option<&str> {
         match self {
-            WriteTx::Sqlite(Some(w), _) => w.tx_tail.as_deref(),
+            WriteTx::Sqlite(Some(w)) => w.tx_tail.as_deref(),
             _ => None,
         }
     }
 
     /// Records the hash of the row just appended to the audit chain.
     pub(crate) fn appended_audit(&mut self, hash: &str) {
-        if let WriteTx::Sqlite(Some(w), _) = self {
+        if let WriteTx::Sqlite(Some(w)) = self {
             w.tx_tail = Some(hash.to_string());
         }
     }
@@ -398,7 +401,7 @@ impl Drop for WriteTx {
     fn drop(&mut self) {
         // A write that ends without its commit (an error, a cancelled
         // request) rolls back its part before the next writer gets in.
-        if let WriteTx::Sqlite(Some(w), _) = self {
+        if let WriteTx::Sqlite(Some(w)) = self {
             w.settle();
         }
     }
@@ -409,8 +412,8 @@ impl Deref for WriteTx {
     fn deref(&self) -> &Conn {
         match self {
             WriteTx::Pool(Some(tx)) => tx,
-            WriteTx::Sqlite(Some(w), _) => &w.conn,
-            WriteTx::Pool(None) | WriteTx::Sqlite(None, _) => unreachable_writer(),
+            WriteTx::Sqlite(Some(w)) => &w.conn,
+            WriteTx::Pool(None) | WriteTx::Sqlite(None) => unreachable_writer(),
         }
     }
 }
@@ -419,8 +422,8 @@ impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Conn {
         match self {
             WriteTx::Pool(Some(tx)) => tx,
-            WriteTx::Sqlite(Some(w), _) => &mut w.conn,
-            WriteTx::Pool(None) | WriteTx::Sqlite(None, _) => unreachable_writer(),
+            WriteTx::Sqlite(Some(w)) => &mut w.conn,
+            WriteTx::Pool(None) | WriteTx::Sqlite(None) => unreachable_writer(),
         }
     }
 }
