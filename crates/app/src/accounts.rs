@@ -132,13 +132,10 @@ impl App {
         let password_hash = match &spec.password {
             Some(password) => {
                 let policy = resolve_for(&tenant.policy, &lineage).policy;
-                let violations = self
-                    .check_policy(&policy, username.as_str(), email.clone(), password)
-                    .await?;
-                if !violations.is_empty() {
-                    return Err(AppError::Policy(violations));
-                }
-                Some(self.hasher.hash(password.clone()).await?)
+                Some(
+                    self.hash_under_policy(&policy, username.as_str(), email.clone(), password)
+                        .await?,
+                )
             }
             None => None,
         };
@@ -258,32 +255,25 @@ impl App {
             .await?)
     }
 
-    /// The policy's rules (all but history) for `password`, checked on the
-    /// hashing pool: the strength estimate can take tens of milliseconds
-    /// of CPU (see [`crate::hashing`]), which must not stall the executor.
-    pub(crate) async fn check_policy(
+    /// The hash of `password` once it meets the policy's rules (all but
+    /// history), or [`AppError::Policy`] with every rule it breaks. The
+    /// check runs on the hashing pool in the same job as the hash: the
+    /// strength estimate can take tens of milliseconds of CPU (see
+    /// [`crate::hashing`]), which must not stall the executor.
+    pub(crate) async fn hash_under_policy(
         &self,
         policy: &PasswordPolicy,
         username: &str,
         email: Option<Email>,
         password: &Password,
-    ) -> Result<Vec<Violation>, AppError> {
-        let (policy, username, password) = (policy.clone(), username.to_owned(), password.clone());
-        Ok(self
-            .hasher
-            .compute(move || {
-                let subject = Subject {
-                    username: Some(&username),
-                    email: email.as_ref(),
-                };
-                policy.check(password.expose(), subject)
-            })
-            .await?)
+    ) -> Result<String, AppError> {
+        self.hash_checked(policy, username, email, password, None)
+            .await
     }
 
-    /// Every violation of `password` for `account` under `policy` (the
-    /// account's effective one, which the caller has at hand), history
-    /// included.
+    /// The hash of a new `password` for `account` under `policy` (the
+    /// account's effective one, which the caller has at hand), or
+    /// [`AppError::Policy`] with every rule it breaks, history included.
     ///
     /// `refuse_current`: a change by the account itself or an
     /// administrator must change something, so the current password is
@@ -292,28 +282,57 @@ impl App {
     /// whether a guess *was* the old password (an oracle for passwords
     /// reused elsewhere) at the price of a hash. There only the policy's
     /// history counts, and with none no hash is checked.
-    pub async fn check_new_password(
+    pub async fn hash_new_password(
         &self,
         policy: &PasswordPolicy,
         account: &Account,
         password: &Password,
         refuse_current: bool,
-    ) -> Result<Vec<Violation>, AppError> {
-        let mut violations = self
-            .check_policy(policy, &account.username, account.email_parsed(), password)
-            .await?;
+    ) -> Result<String, AppError> {
         let depth = if refuse_current {
             policy.history_depth.max(1)
         } else {
             policy.history_depth
         };
-        if depth > 0 {
+        let reused = if depth > 0 {
             let hashes = self.store.password_history(account.id, depth).await?;
-            if self.hasher.matches_any(password.clone(), hashes).await? {
-                violations.push(Violation::Reused { depth });
-            }
-        }
-        Ok(violations)
+            self.hasher.matches_any(password.clone(), hashes).await?
+        } else {
+            false
+        };
+        self.hash_checked(
+            policy,
+            &account.username,
+            account.email_parsed(),
+            password,
+            reused.then_some(Violation::Reused { depth }),
+        )
+        .await
+    }
+
+    /// The policy's rules, then `also` (found before), then the hash when
+    /// nothing was found: one job on the pool.
+    async fn hash_checked(
+        &self,
+        policy: &PasswordPolicy,
+        username: &str,
+        email: Option<Email>,
+        password: &Password,
+        also: Option<Violation>,
+    ) -> Result<String, AppError> {
+        let (policy, username) = (policy.clone(), username.to_owned());
+        self.hasher
+            .hash_unless(password.clone(), move |password| {
+                let subject = Subject {
+                    username: Some(&username),
+                    email: email.as_ref(),
+                };
+                let mut violations = policy.check(password.expose(), subject);
+                violations.extend(also);
+                violations
+            })
+            .await?
+            .map_err(AppError::Policy)
     }
 }
 

@@ -404,13 +404,9 @@ impl App {
                         (Password::parse(text.clone())?, Some(text))
                     }
                 };
-                let violations = self
-                    .check_new_password(&policy, &target, &password, true)
+                let hash = self
+                    .hash_new_password(&policy, &target, &password, true)
                     .await?;
-                if !violations.is_empty() {
-                    return Err(AppError::Policy(violations));
-                }
-                let hash = self.hasher.hash(password).await?;
                 let notices = to_verified_contacts(
                     &target,
                     &Template::PasswordChanged {

@@ -373,13 +373,7 @@ impl App {
         }
         self.store.throttle_clear(&key).await?;
         let policy = self.effective_policy(tenant, account).await?.policy;
-        let violations = self
-            .check_new_password(&policy, account, &new, true)
-            .await?;
-        if !violations.is_empty() {
-            return Err(AppError::Policy(violations));
-        }
-        let hash = self.hasher.hash(new).await?;
+        let hash = self.hash_new_password(&policy, account, &new, true).await?;
         self.store
             .set_password(
                 account.id,

@@ -71,7 +71,15 @@ enum Job {
     },
     /// Other CPU-heavy work; it sends its own reply.
     Compute(Box<dyn FnOnce() + Send>),
+    /// Work that may end in a hash (a policy check, then the new
+    /// password's hash): given the worker's hashing; sends its own reply.
+    ComputeThenHash(Box<dyn FnOnce(&mut WorkerHash<'_>) + Send>),
 }
+
+type HashResult = Result<String, HashError>;
+
+/// A hashing thread's Argon2id, lent to a [`Job::ComputeThenHash`].
+type WorkerHash<'a> = dyn FnMut(&Password) -> HashResult + 'a;
 
 /// Handle to the hashing pool. Cheap to clone.
 #[derive(Clone)]
@@ -210,6 +218,29 @@ impl Hasher {
             .map_err(|_| HashError::Failed("the password work failed".into()))
     }
 
+    /// Runs `check` on `password` and, when it finds nothing against it,
+    /// hashes it, in one job: a new password's policy check and its hash
+    /// wait in the queue once and cost one hand-off between the executor
+    /// and the pool, not two. `Ok(Err(found))` when `check` found
+    /// something (no hash is computed).
+    pub async fn hash_unless<V: Send + 'static>(
+        &self,
+        password: Password,
+        check: impl FnOnce(&Password) -> Vec<V> + Send + 'static,
+    ) -> Result<Result<String, Vec<V>>, HashError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::ComputeThenHash(Box::new(move |hash| {
+            let found = check(&password);
+            let _ = reply.send(if found.is_empty() {
+                hash(&password).map(Ok)
+            } else {
+                Ok(Err(found))
+            });
+        })))?;
+        rx.await
+            .map_err(|_| HashError::Failed("the password work failed".into()))?
+    }
+
     fn submit(&self, job: Job) -> Result<(), HashError> {
         self.jobs
             .try_send(Queued(job, std::time::Instant::now()))
@@ -271,8 +302,7 @@ fn worker(rx: &Mutex<Receiver<Queued>>, inner: &Inner) {
         };
         match job {
             Job::Hash { password, reply } => {
-                let input = password.hashing_input();
-                let _ = reply.send(hash_with(&inner.params, input.as_bytes(), &mut memory));
+                let _ = reply.send(hash_password(inner, &password, &mut memory));
             }
             Job::Verify {
                 password,
@@ -291,15 +321,24 @@ fn worker(rx: &Mutex<Receiver<Queued>>, inner: &Inner) {
                     .any(|h| matches_stored(&password, h, &mut memory).unwrap_or(false));
                 let _ = reply.send(Ok(found));
             }
-            Job::Compute(work) => {
-                // A panic drops the reply (the caller gets an error) and
-                // must not take the thread with it.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
-                    tracing::error!("password work panicked on a hashing thread");
-                }
+            Job::Compute(work) => contain(work),
+            Job::ComputeThenHash(work) => {
+                contain(|| work(&mut |password| hash_password(inner, password, &mut memory)));
             }
         }
     }
+}
+
+/// Runs password work that sends its own reply. A panic drops the reply
+/// (the caller gets an error) and must not take the thread with it.
+fn contain(work: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
+        tracing::error!("password work panicked on a hashing thread");
+    }
+}
+
+fn hash_password(inner: &Inner, password: &Password, memory: &mut Memory) -> HashResult {
+    hash_with(&inner.params, password.hashing_input().as_bytes(), memory)
 }
 
 fn failed(e: impl std::fmt::Display) -> HashError {
@@ -599,6 +638,55 @@ mod tests {
         assert!(matches!(panicked, Err(HashError::Failed(_))));
         // The only thread is still there.
         assert_eq!(h.compute(|| 7).await.unwrap(), 7);
+        assert!(h.hash(pw("still hashing")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_check_then_its_hash_run_as_one_job_and_nothing_is_hashed_after_a_finding() {
+        let h = Hasher::start(
+            &small(),
+            &HashingConfig {
+                workers: 1,
+                queue: 4,
+            },
+        )
+        .unwrap();
+        // Found something: no hash, the findings back.
+        let refused = h
+            .hash_unless(pw("too short"), |p| {
+                if p.expose().len() < 12 {
+                    vec!["short"]
+                } else {
+                    vec![]
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(refused, Err(vec!["short"]));
+        // Nothing found: a hash of that password, on the pool's thread.
+        let on = Arc::new(Mutex::new(None));
+        let seen = on.clone();
+        let hash = h
+            .hash_unless(pw("long enough password"), move |_| {
+                *seen.lock().unwrap() = std::thread::current().name().map(str::to_owned);
+                Vec::<&str>::new()
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(on.lock().unwrap().as_deref(), Some("argon2-0"));
+        assert!(
+            h.verify(pw("long enough password"), Some(hash.clone()))
+                .await
+                .unwrap()
+                .matches
+        );
+        assert!(!h.verify(pw("too short"), Some(hash)).await.unwrap().matches);
+        // A panicking check fails the job, not the thread.
+        let panicked = h
+            .hash_unless(pw("x"), |_| -> Vec<u8> { panic!("deliberate") })
+            .await;
+        assert!(matches!(panicked, Err(HashError::Failed(_))));
         assert!(h.hash(pw("still hashing")).await.is_ok());
     }
 
