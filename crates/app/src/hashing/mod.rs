@@ -450,6 +450,18 @@ mod tests {
         }
     }
 
+    /// One thread with [`small`] parameters.
+    fn small_pool() -> Hasher {
+        Hasher::start(
+            &small(),
+            &HashingConfig {
+                workers: 1,
+                queue: 4,
+            },
+        )
+        .unwrap()
+    }
+
     fn pw(s: &str) -> Password {
         Password::parse(s.into()).unwrap()
     }
@@ -463,14 +475,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_then_verify() {
-        let h = Hasher::start(
-            &small(),
-            &HashingConfig {
-                workers: 1,
-                queue: 4,
-            },
-        )
-        .unwrap();
+        let h = small_pool();
         let hash = h.hash(pw("correct horse")).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
         assert!(check(&h, "correct horse", &hash).await);
@@ -481,14 +486,7 @@ mod tests {
     #[tokio::test]
     async fn hashes_interoperate_with_the_stock_argon2_verifier() {
         use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-        let h = Hasher::start(
-            &small(),
-            &HashingConfig {
-                workers: 1,
-                queue: 4,
-            },
-        )
-        .unwrap();
+        let h = small_pool();
         let ours = h.hash(pw("correct horse")).await.unwrap();
         let stock = Argon2::new(
             Algorithm::Argon2id,
@@ -514,14 +512,7 @@ mod tests {
 
     #[tokio::test]
     async fn imported_bcrypt_and_pbkdf2_hashes_verify_and_upgrade_to_argon2id() {
-        let h = Hasher::start(
-            &small(),
-            &HashingConfig {
-                workers: 1,
-                queue: 4,
-            },
-        )
-        .unwrap();
+        let h = small_pool();
         for (password, stored) in [
             ("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
             (
@@ -549,14 +540,7 @@ mod tests {
 
     #[tokio::test]
     async fn changed_parameters_trigger_a_rehash() {
-        let old = Hasher::start(
-            &small(),
-            &HashingConfig {
-                workers: 1,
-                queue: 4,
-            },
-        )
-        .unwrap();
+        let old = small_pool();
         let hash = old.hash(pw("correct horse")).await.unwrap();
         let stronger = Argon2Config {
             memory_kib: 128,
@@ -643,14 +627,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_check_then_its_hash_run_as_one_job_and_nothing_is_hashed_after_a_finding() {
-        let h = Hasher::start(
-            &small(),
-            &HashingConfig {
-                workers: 1,
-                queue: 4,
-            },
-        )
-        .unwrap();
+        let h = small_pool();
         // Found something: no hash, the findings back.
         let refused = h
             .hash_unless(pw("too short"), |p| {
