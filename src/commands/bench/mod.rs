@@ -23,6 +23,7 @@ mod bracket;
 mod chart;
 mod load;
 mod outbox;
+mod scale;
 mod server;
 mod stats;
 
@@ -146,18 +147,23 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<()> {
     );
 
     let outbox_path = data.join("bench-outbox.jsonl");
-    let mut env = vec![
-        ("REGAIN_DATA_DIR", data.display().to_string()),
-        ("REGAIN_DELIVERY_EMAIL", "file".to_string()),
-        ("REGAIN_DELIVERY_FILE", outbox_path.display().to_string()),
-        ("REGAIN_TRUSTED_PROXIES", "127.0.0.1/32".to_string()),
-    ];
+    let mut env = scale::server_env(&data);
     if let Some(url) = &args.database_url {
         env.push(("REGAIN_DATABASE_URL", url.clone()));
     }
     let server = Server::start(args.server_binary.as_deref(), &env)?;
     let outcome = measure(&args, &config, &server, &tenant_slug, &outbox_path).await;
     let peak_rss = server.peak_rss_mib();
+    let outcome = match outcome {
+        Ok(figures) if compares_scale(&args) => {
+            let scale = scale_against_baseline(&args, &config, &server, &tenant_slug).await;
+            scale.map(|s| Figures {
+                scale: Some(s),
+                ..figures
+            })
+        }
+        other => other,
+    };
     server.stop()?;
     let figures = outcome?;
     report(
@@ -169,6 +175,40 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<()> {
         peak_rss,
         figures,
     )
+}
+
+/// Whether this run also compares `start` with a tenant of
+/// [`scale::BASELINE_ACCOUNTS`] (SQLite: the baseline gets a database of
+/// its own; a large tenant only, so that the accounts it uses are fresh).
+fn compares_scale(args: &BenchArgs) -> bool {
+    args.database_url.is_none() && args.accounts >= 10 * scale::BASELINE_ACCOUNTS
+}
+
+/// `start` on the large tenant's last, unused accounts against a second
+/// server's tenant of [`scale::BASELINE_ACCOUNTS`], in alternating rounds.
+async fn scale_against_baseline(
+    args: &BenchArgs,
+    config: &Config,
+    server: &Server,
+    tenant: &str,
+) -> anyhow::Result<scale::Scale> {
+    let slug = format!("bench-{}", random_suffix()?);
+    let data = args.out.join("data-baseline");
+    let baseline =
+        scale::baseline_server(config, args.server_binary.as_deref(), &data, &slug).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let large = Api::new(http.clone(), &server.addr, tenant);
+    let small = Api::new(http, &baseline.addr, &slug);
+    let unused = (args.accounts - scale::BASELINE_ACCOUNTS..args.accounts).collect();
+    let compared = scale::compare(&large, unused, &small, args.clients, args.accounts).await;
+    baseline.stop()?;
+    std::fs::remove_dir_all(&data).ok();
+    let line = compared.line();
+    println!("scale      {line}");
+    Ok(compared)
 }
 
 /// What the measured phases produced.
@@ -184,6 +224,8 @@ struct Figures {
     sweep: Vec<Summary>,
     flood: serde_json::Value,
     flood_ok: bool,
+    /// `start` against a tenant of 10,000 accounts, for a large tenant.
+    scale: Option<scale::Scale>,
 }
 
 async fn measure(
@@ -370,6 +412,7 @@ async fn measure(
         sweep,
         flood,
         flood_ok,
+        scale: None,
     })
 }
 
@@ -663,13 +706,17 @@ fn report(
     let cheap_ok = ["start", "challenge", "verify"]
         .iter()
         .all(|n| step(n).is_some_and(|s| ratio(n) >= 0.25 && s.p99_ms <= 25.0 && s.errors == 0));
-    let targets = json!({
+    let mut targets = json!({
         "login_vs_argon2_at_least_0.90": ratio("login") >= 0.90,
         "reset_vs_argon2_at_least_0.90": ratio("reset") >= 0.90,
         "start_challenge_verify_vs_healthz_at_least_0.25_p99_25ms_no_errors": cheap_ok,
         "flood_peak_rss_at_most_300_mib": peak_rss <= 300.0,
         "flood_healthz_and_statuses": f.flood_ok,
     });
+    if let Some(scale) = &f.scale {
+        targets["start_p50_within_1.5x_of_10000_accounts"] =
+            json!(scale.p50_ratio <= 1.5 && scale.large.errors == 0 && scale.baseline.errors == 0);
+    }
     let document = json!({
         "machine": machine,
         "cores": cores,
@@ -692,6 +739,7 @@ fn report(
         "sweep": f.sweep,
         "flood": f.flood,
         "peak_rss_mib": peak_rss,
+        "scale": f.scale,
         "targets_met": targets,
     });
     println!();
