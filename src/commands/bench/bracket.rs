@@ -61,7 +61,9 @@ impl Bracketed {
         Bracketed { ratio, rounds }
     }
 
-    /// `0.91 (145.2/s ÷ 157.3 = 0.92, …)` for the terminal.
+    /// `0.914 (145.2/s ÷ 157.3 = 0.92, …)` for the terminal: the step's
+    /// ratio with three decimals, so that one just under a target's line
+    /// (0.896) does not print as the line itself (0.90).
     pub fn line(&self) -> String {
         let rounds: Vec<String> = self
             .rounds
@@ -74,7 +76,7 @@ impl Bracketed {
             })
             .collect();
         format!(
-            "{:.2}  (mean of the middle half of the rounds, each against the reference around it: {})",
+            "{:.3}  (mean of the middle half of the rounds, each against the reference around it: {})",
             self.ratio,
             rounds.join(", ")
         )
@@ -169,5 +171,11 @@ mod tests {
             (0.9 + 0.91 + 0.92 + 0.93 + 0.94) / 5.0,
         );
         assert_eq!(Bracketed::of(Vec::new()).ratio, 0.0);
+    }
+
+    #[test]
+    fn a_ratio_just_under_a_line_does_not_print_as_the_line() {
+        let b = Bracketed::of(vec![round(0.896)]);
+        assert!(b.line().starts_with("0.896  ("), "{}", b.line());
     }
 }
