@@ -72,7 +72,6 @@ impl std::fmt::Debug for Conn {
 /// A SQLite connection whose statements run on the calling thread.
 pub(crate) struct LiteConn {
     conn: rusqlite::Connection,
-    /// The shape of each statement run so far, by its text.
     /// The shape of each statement run so far, by its text. (A fast hash:
     /// the texts run to hundreds of bytes, and with SipHash finding a
     /// shape cost some 800 instructions of a statement's 15,000.)
