@@ -89,9 +89,11 @@ impl Server {
     /// The server's CPU time so far and the machine's idle time, to tell
     /// what a step cost per request (see [`CpuMark::since`]).
     pub fn cpu_mark(&self) -> CpuMark {
+        let server = process_cpu_ns(self.child.id());
         CpuMark {
-            server_ns: process_cpu_ns(self.child.id()),
-            client_ns: process_cpu_ns(std::process::id()),
+            server_ns: server.all,
+            hashing_ns: server.hashing,
+            client_ns: process_cpu_ns(std::process::id()).all,
             idle_ticks: machine_idle_ticks(),
             at: std::time::Instant::now(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -119,6 +121,7 @@ impl Server {
 #[derive(Debug, Clone, Copy)]
 pub struct CpuMark {
     server_ns: u64,
+    hashing_ns: u64,
     client_ns: u64,
     idle_ticks: Option<u64>,
     at: std::time::Instant,
@@ -132,6 +135,10 @@ pub struct CpuUse {
     /// microseconds: what the step costs the server, free of the client's
     /// share of the machine.
     pub server_us_per_request: f64,
+    /// The part of it spent on the server's hashing threads (`argon2-…`):
+    /// for a hashing step, the rest of `server_us_per_request` is what
+    /// everything around the hash costs.
+    pub hashing_us_per_request: f64,
     /// The benchmark's own CPU time per request (its clients share the
     /// cores with the server).
     pub client_us_per_request: f64,
@@ -150,6 +157,7 @@ const USER_HZ: f64 = 100.0;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuSpent {
     server_ns: u64,
+    hashing_ns: u64,
     client_ns: u64,
     /// `None` once a span could not read the machine's idle time.
     idle_ticks: Option<u64>,
@@ -162,6 +170,7 @@ impl CpuSpent {
     /// Adds the span from `before` to `after`.
     pub fn add(&mut self, before: &CpuMark, after: &CpuMark) {
         self.server_ns += after.server_ns.saturating_sub(before.server_ns);
+        self.hashing_ns += after.hashing_ns.saturating_sub(before.hashing_ns);
         self.client_ns += after.client_ns.saturating_sub(before.client_ns);
         let idle = after
             .idle_ticks
@@ -183,6 +192,7 @@ impl CpuSpent {
         let cores = self.cores.max(1) as f64;
         CpuUse {
             server_us_per_request: per_request(self.server_ns),
+            hashing_us_per_request: per_request(self.hashing_ns),
             client_us_per_request: per_request(self.client_ns),
             machine_idle_share: self
                 .idle_ticks
@@ -192,19 +202,35 @@ impl CpuSpent {
     }
 }
 
-/// The CPU time of every live thread of `pid`, in nanoseconds, from the
-/// scheduler's own accounting (`/proc/<pid>/task/*/schedstat`): exact,
-/// where `/proc/<pid>/stat` counts in ticks of 10 ms, too coarse for a
-/// step that lasts a fraction of a second. 0 where it cannot be read.
-fn process_cpu_ns(pid: u32) -> u64 {
+/// CPU time of a process's live threads, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct ThreadsCpu {
+    all: u64,
+    /// Of the threads named `argon2-…` (the server's hashing pool).
+    hashing: u64,
+}
+
+/// The CPU time of every live thread of `pid`, from the scheduler's own
+/// accounting (`/proc/<pid>/task/*/schedstat`): exact, where
+/// `/proc/<pid>/stat` counts in ticks of 10 ms, too coarse for a step that
+/// lasts a fraction of a second. 0 where it cannot be read.
+fn process_cpu_ns(pid: u32) -> ThreadsCpu {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
+        return ThreadsCpu::default();
     };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+    let mut cpu = ThreadsCpu::default();
+    for task in tasks.filter_map(Result::ok) {
+        let ns = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        cpu.all += ns;
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if name.starts_with("argon2-") {
+            cpu.hashing += ns;
+        }
+    }
+    cpu
 }
 
 /// The machine's idle and I/O-wait time so far, in [`USER_HZ`] ticks.
@@ -255,6 +281,7 @@ mod tests {
     fn a_steps_cost_is_server_time_per_request_and_the_idle_share_of_all_cores() {
         let then = CpuMark {
             server_ns: 5_000_000,
+            hashing_ns: 1_000_000,
             client_ns: 1_000_000,
             idle_ticks: Some(1_000),
             at: std::time::Instant::now(),
@@ -262,6 +289,7 @@ mod tests {
         };
         let now = CpuMark {
             server_ns: 5_000_000 + 300_000_000,
+            hashing_ns: 1_000_000 + 240_000_000,
             client_ns: 1_000_000 + 150_000_000,
             idle_ticks: Some(1_000 + 50),
             at: then.at + Duration::from_secs(2),
@@ -275,6 +303,7 @@ mod tests {
         let cost = since(&then, &now, 3_000);
         // 300 ms of server time over 3,000 requests; 0.5 s idle of 2 × 2 s.
         assert!((cost.server_us_per_request - 100.0).abs() < 1e-9);
+        assert!((cost.hashing_us_per_request - 80.0).abs() < 1e-9);
         assert!((cost.client_us_per_request - 50.0).abs() < 1e-9);
         assert_eq!(cost.machine_idle_share, Some(0.125));
         let unknown = CpuMark {
@@ -286,6 +315,7 @@ mod tests {
         // Two spans with a gap between them: the gap is not counted.
         let later = CpuMark {
             server_ns: now.server_ns + 1_000_000_000,
+            hashing_ns: now.hashing_ns + 900_000_000,
             client_ns: now.client_ns + 1_000_000_000,
             idle_ticks: Some(5_000),
             at: now.at + Duration::from_secs(10),
@@ -293,6 +323,7 @@ mod tests {
         };
         let last = CpuMark {
             server_ns: later.server_ns + 300_000_000,
+            hashing_ns: later.hashing_ns + 240_000_000,
             client_ns: later.client_ns + 150_000_000,
             idle_ticks: Some(5_000 + 150),
             at: later.at + Duration::from_secs(2),
@@ -303,6 +334,7 @@ mod tests {
         spent.add(&later, &last);
         let cost = spent.per_request(6_000);
         assert!((cost.server_us_per_request - 100.0).abs() < 1e-9);
+        assert!((cost.hashing_us_per_request - 80.0).abs() < 1e-9);
         assert!((cost.client_us_per_request - 50.0).abs() < 1e-9);
         // (0.5 s + 1.5 s) idle of 2 cores × (2 s + 2 s).
         assert_eq!(cost.machine_idle_share, Some(0.25));
@@ -332,7 +364,20 @@ mod tests {
         for i in 0..20_000_000u64 {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
         }
-        assert!(process_cpu_ns(pid) > before, "{x}");
+        assert!(process_cpu_ns(pid).all > before.all, "{x}");
+        // A thread named as the server's hashing threads are is counted as one.
+        let hashing = std::thread::Builder::new()
+            .name("argon2-test".into())
+            .spawn(move || {
+                let start = process_cpu_ns(pid).hashing;
+                let mut y = 0u64;
+                for i in 0..20_000_000u64 {
+                    y = std::hint::black_box(y.wrapping_mul(31).wrapping_add(i));
+                }
+                (process_cpu_ns(pid).hashing > start, y)
+            })
+            .map(|t| t.join());
+        assert!(matches!(hashing, Ok(Ok((true, _)))), "{hashing:?}");
         assert!(machine_idle_ticks().is_some());
     }
 }

@@ -90,8 +90,13 @@ impl Summary {
     pub fn line(&self) -> String {
         let cost = match self.cpu {
             Some(c) => format!(
-                "  server {:>6.1} µs/req  client {:>5.1} µs/req{}",
+                "  server {:>6.1} µs/req{}  client {:>5.1} µs/req{}",
                 c.server_us_per_request,
+                if c.hashing_us_per_request > 0.0 {
+                    format!(" (hashing {:.1})", c.hashing_us_per_request)
+                } else {
+                    String::new()
+                },
                 c.client_us_per_request,
                 c.machine_idle_share
                     .map_or_else(String::new, |idle| format!("  idle {:>3.0}%", idle * 100.0))
