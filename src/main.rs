@@ -2,6 +2,7 @@
 //! commands. Each subcommand lives in `commands/`.
 
 mod commands;
+mod log_writer;
 mod runtime;
 
 use std::process::ExitCode;

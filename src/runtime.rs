@@ -10,9 +10,10 @@ use regain_app::config::{Config, LogFormat};
 use regain_app::secret_key::SecretKey;
 use regain_app::App;
 use regain_store::Store;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
+
+use crate::log_writer::{self, FlushGuard};
 
 /// Loads the configuration from `file` and the process environment.
 pub fn load_config(file: Option<&Path>) -> anyhow::Result<Config> {
@@ -24,25 +25,16 @@ pub fn init_logging(config: &Config, default_level: &str) {
     init_logging_to(config, default_level, std::io::stderr);
 }
 
-/// Logging for `regain serve`: each line is formatted where it happens but
-/// written by a thread of its own, as many lines per write as are waiting.
-/// A request never waits on a slow stderr (a full pipe, a busy journal),
-/// and a burst of 10,000 requests a second costs a few hundred writes, not
-/// 10,000 (in `regain bench` the cheap recovery steps answered a fifth more
-/// with the request lines off; with this thread the writes went from 3.2%
-/// of the server's samples during `challenge` to 1.3%). Nothing is dropped:
-/// with 128k lines waiting, logging waits. Keep the guard until exit;
-/// dropping it writes what is left.
-pub fn init_server_logging(config: &Config) -> WorkerGuard {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+/// Logging for `regain serve`: each line is formatted where it happens and
+/// written with the others gathered meanwhile by a thread of its own (see
+/// [`crate::log_writer`]). A request never waits on a slow stderr, and a
+/// burst of 10,000 requests a second costs a few dozen writes, not 10,000.
+/// Keep the guard until exit; dropping it writes what is left.
+pub fn init_server_logging(config: &Config) -> anyhow::Result<FlushGuard> {
+    let (writer, guard) =
+        log_writer::start(std::io::stderr(), "log-writer").context("starting the log thread")?;
     init_logging_to(config, "info", writer);
-    guard
+    Ok(guard)
 }
 
 fn init_logging_to<W>(config: &Config, default_level: &str, writer: W)

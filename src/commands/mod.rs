@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = runtime::load_config(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
-            let _log = runtime::init_server_logging(&config);
+            let _log = runtime::init_server_logging(&config)?;
             serve::run(config).await
         }
         Command::Migrate => {
