@@ -16,7 +16,14 @@
 //! markedly cheaper, and — as important — makes every verification cost the
 //! same whichever thread runs it, so an unknown account's dummy check cannot
 //! be told apart from a real one by timing.
+//!
+//! A worker that finds a backlog takes its share of it at once and runs the
+//! policy checks of what it took before any of their hashes
+//! ([`take_batch`]): a hash streams 19 MiB through the caches, so a check
+//! run between two hashes finds the common-password dictionaries cold, and
+//! one run right after another finds them warm.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -55,6 +62,19 @@ pub struct Verified {
 struct Queued(Job, std::time::Instant);
 
 enum Job {
+    /// A hash or a verification.
+    Hashing(HashJob),
+    /// Other CPU-heavy work; it sends its own reply.
+    Compute(Box<dyn FnOnce() + Send>),
+    /// Work that may end in a hash: a policy check, which either replies
+    /// (it found something) or returns what hashes the new password and
+    /// replies. The two run apart so that a batch's checks can run together
+    /// (see [`take_batch`]).
+    ComputeThenHash(Box<dyn FnOnce() -> Option<ThenHash> + Send>),
+}
+
+/// The jobs that are a hash or a verification and nothing else.
+enum HashJob {
     Hash {
         password: Password,
         reply: oneshot::Sender<Result<String, HashError>>,
@@ -69,12 +89,11 @@ enum Job {
         hashes: Vec<String>,
         reply: oneshot::Sender<Result<bool, HashError>>,
     },
-    /// Other CPU-heavy work; it sends its own reply.
-    Compute(Box<dyn FnOnce() + Send>),
-    /// Work that may end in a hash (a policy check, then the new
-    /// password's hash): given the worker's hashing; sends its own reply.
-    ComputeThenHash(Box<dyn FnOnce(&mut WorkerHash<'_>) + Send>),
 }
+
+/// The second part of a [`Job::ComputeThenHash`]: given the worker's
+/// hashing, hashes and sends the reply.
+type ThenHash = Box<dyn FnOnce(&mut WorkerHash<'_>) + Send>;
 
 type HashResult = Result<String, HashError>;
 
@@ -97,6 +116,8 @@ struct Inner {
     /// Places for requests on their way to a hash: one per thread and per
     /// queue slot ([`Hasher::admit`]).
     places: Arc<tokio::sync::Semaphore>,
+    /// Jobs in the queue, not yet taken by a thread.
+    waiting: AtomicUsize,
 }
 
 /// A place in the hashing pool, held from before the work that leads to a
@@ -129,6 +150,7 @@ impl Hasher {
             dummy_hash,
             workers,
             places: Arc::new(tokio::sync::Semaphore::new(workers + pool.queue)),
+            waiting: AtomicUsize::new(0),
         });
         for n in 0..workers {
             let rx = Arc::clone(&rx);
@@ -160,7 +182,7 @@ impl Hasher {
     /// Hashes a new password with the configured parameters.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::Hash { password, reply })?;
+        self.submit(Job::Hashing(HashJob::Hash { password, reply }))?;
         rx.await
             .map_err(|_| HashError::Failed("hashing thread stopped".into()))?
     }
@@ -173,11 +195,11 @@ impl Hasher {
         hash: Option<String>,
     ) -> Result<Verified, HashError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::Verify {
+        self.submit(Job::Hashing(HashJob::Verify {
             password,
             hash,
             reply,
-        })?;
+        }))?;
         rx.await
             .map_err(|_| HashError::Failed("hashing thread stopped".into()))?
     }
@@ -193,11 +215,11 @@ impl Hasher {
             return Ok(false);
         }
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::MatchesAny {
+        self.submit(Job::Hashing(HashJob::MatchesAny {
             password,
             hashes,
             reply,
-        })?;
+        }))?;
         rx.await
             .map_err(|_| HashError::Failed("hashing thread stopped".into()))?
     }
@@ -229,24 +251,34 @@ impl Hasher {
         check: impl FnOnce(&Password) -> Vec<V> + Send + 'static,
     ) -> Result<Result<String, Vec<V>>, HashError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::ComputeThenHash(Box::new(move |hash| {
+        self.submit(Job::ComputeThenHash(Box::new(move || {
             let found = check(&password);
-            let _ = reply.send(if found.is_empty() {
-                hash(&password).map(Ok)
+            if found.is_empty() {
+                Some(Box::new(move |hash: &mut WorkerHash<'_>| {
+                    let _ = reply.send(hash(&password).map(Ok));
+                }) as ThenHash)
             } else {
-                Ok(Err(found))
-            });
+                let _ = reply.send(Ok(Err(found)));
+                None
+            }
         })))?;
         rx.await
             .map_err(|_| HashError::Failed("the password work failed".into()))?
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
+        // Counted before it can be taken, so the count never goes below zero.
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
         self.jobs
             .try_send(Queued(job, std::time::Instant::now()))
-            .map_err(|e| match e {
-                TrySendError::Full(_) => HashError::Busy,
-                TrySendError::Disconnected(_) => HashError::Failed("hashing pool stopped".into()),
+            .map_err(|e| {
+                self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+                match e {
+                    TrySendError::Full(_) => HashError::Busy,
+                    TrySendError::Disconnected(_) => {
+                        HashError::Failed("hashing pool stopped".into())
+                    }
+                }
             })?;
         // Up when queued, down when a thread picks it: exact whatever the order.
         metrics::gauge!("regain_hashing_queue_depth").increment(1.0);
@@ -283,48 +315,107 @@ fn lower_priority() {
     }
 }
 
+/// Most jobs a thread takes at once from a backlog (see [`take_batch`]).
+const MAX_BATCH: usize = 8;
+
+/// Waits for a job, then takes this thread's share of those still waiting
+/// (their number over the threads', at most [`MAX_BATCH`] in all): a
+/// backlog's checks then run one after another, and with a short queue
+/// nothing is held back from an idle thread. Empty when the pool stops.
+fn take_batch(rx: &Mutex<Receiver<Queued>>, inner: &Inner) -> Vec<Job> {
+    let Ok(guard) = rx.lock() else {
+        return Vec::new();
+    };
+    let Ok(first) = guard.recv() else {
+        return Vec::new();
+    };
+    let mut batch = vec![taken(first, inner)];
+    let share = inner.waiting.load(Ordering::Relaxed) / inner.workers;
+    while batch.len() < MAX_BATCH.min(1 + share) {
+        match guard.try_recv() {
+            Ok(next) => batch.push(taken(next, inner)),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// A job off the queue, counted out. Its wait is measured to here: a
+/// batch's later jobs then also wait for the earlier ones' hashes.
+fn taken(Queued(job, queued_at): Queued, inner: &Inner) -> Job {
+    inner.waiting.fetch_sub(1, Ordering::Relaxed);
+    metrics::gauge!("regain_hashing_queue_depth").decrement(1.0);
+    metrics::histogram!("regain_hashing_wait_seconds").record(queued_at.elapsed().as_secs_f64());
+    job
+}
+
+/// A job whose check has run: what is left of it.
+enum Checked {
+    Hashing(HashJob),
+    ThenHash(ThenHash),
+    Done,
+}
+
 fn worker(rx: &Mutex<Receiver<Queued>>, inner: &Inner) {
     lower_priority();
     let mut memory = Memory(Vec::new());
     memory.for_params(&inner.params);
     loop {
-        let job = {
-            let Ok(guard) = rx.lock() else { return };
-            match guard.recv() {
-                Ok(Queued(job, queued_at)) => {
-                    metrics::gauge!("regain_hashing_queue_depth").decrement(1.0);
-                    metrics::histogram!("regain_hashing_wait_seconds")
-                        .record(queued_at.elapsed().as_secs_f64());
-                    job
+        let batch = take_batch(rx, inner);
+        if batch.is_empty() {
+            return;
+        }
+        // Every check of the batch first, then the hashes, in order.
+        let checked: Vec<Checked> = batch.into_iter().map(check).collect();
+        for job in checked {
+            match job {
+                Checked::Done => {}
+                Checked::ThenHash(then) => {
+                    contain(|| then(&mut |password| hash_password(inner, password, &mut memory)));
                 }
-                Err(_) => return,
+                Checked::Hashing(job) => hash(job, inner, &mut memory),
             }
-        };
-        match job {
-            Job::Hash { password, reply } => {
-                let _ = reply.send(hash_password(inner, &password, &mut memory));
-            }
-            Job::Verify {
-                password,
-                hash,
-                reply,
-            } => {
-                let _ = reply.send(verify_with(inner, &password, hash.as_deref(), &mut memory));
-            }
-            Job::MatchesAny {
-                password,
-                hashes,
-                reply,
-            } => {
-                let found = hashes
-                    .iter()
-                    .any(|h| matches_stored(&password, h, &mut memory).unwrap_or(false));
-                let _ = reply.send(Ok(found));
-            }
-            Job::Compute(work) => contain(work),
-            Job::ComputeThenHash(work) => {
-                contain(|| work(&mut |password| hash_password(inner, password, &mut memory)));
-            }
+        }
+    }
+}
+
+/// Runs the part of `job` that is not a hash.
+fn check(job: Job) -> Checked {
+    match job {
+        Job::Hashing(job) => Checked::Hashing(job),
+        Job::Compute(work) => {
+            contain(work);
+            Checked::Done
+        }
+        Job::ComputeThenHash(check) => {
+            let mut then = None;
+            contain(|| then = check());
+            then.map_or(Checked::Done, Checked::ThenHash)
+        }
+    }
+}
+
+fn hash(job: HashJob, inner: &Inner, memory: &mut Memory) {
+    match job {
+        HashJob::Hash { password, reply } => {
+            let _ = reply.send(hash_password(inner, &password, memory));
+        }
+        HashJob::Verify {
+            password,
+            hash,
+            reply,
+        } => {
+            let _ = reply.send(verify_with(inner, &password, hash.as_deref(), memory));
+        }
+        HashJob::MatchesAny {
+            password,
+            hashes,
+            reply,
+        } => {
+            let found = hashes
+                .iter()
+                .any(|h| matches_stored(&password, h, memory).unwrap_or(false));
+            let _ = reply.send(Ok(found));
         }
     }
 }
@@ -667,6 +758,99 @@ mod tests {
         assert!(h.hash(pw("still hashing")).await.is_ok());
     }
 
+    /// Occupies the only thread of `h` until the returned sender is
+    /// dropped or sent to; returns once the thread is inside the job.
+    async fn hold(h: &Hasher) -> std::sync::mpsc::Sender<()> {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (inside, entered) = oneshot::channel();
+        let h2 = h.clone();
+        tokio::spawn(async move {
+            h2.compute(move || {
+                let _ = inside.send(());
+                let _ = held.recv();
+            })
+            .await
+        });
+        entered.await.unwrap();
+        release
+    }
+
+    /// Waits until `n` jobs sit in the queue of `h`.
+    async fn queued(h: &Hasher, n: usize) {
+        for _ in 0..500 {
+            if h.inner.waiting.load(Ordering::Relaxed) == n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        panic!("{n} jobs never queued");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backlogs_checks_run_before_its_hashes() {
+        // One thread and the default (dear) parameters: a hash takes
+        // milliseconds, a check nothing.
+        let h = pool(1, 8);
+        let release = hold(&h).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let job = |name: &'static str, finding: Vec<&'static str>| {
+            let (h, order) = (h.clone(), order.clone());
+            tokio::spawn(async move {
+                let done = h.hash_unless(pw("a new password"), move |_| finding).await;
+                order.lock().unwrap().push(name);
+                done
+            })
+        };
+        // Queued in this order: a password to hash, then one refused.
+        let hashed = job("hashed", vec![]);
+        queued(&h, 1).await;
+        let refused = job("refused", vec!["common"]);
+        queued(&h, 2).await;
+        drop(release);
+        assert!(hashed.await.unwrap().unwrap().is_ok());
+        assert_eq!(refused.await.unwrap().unwrap(), Err(vec!["common"]));
+        // One at a time, the refusal would wait for the other's hash.
+        assert_eq!(*order.lock().unwrap(), ["refused", "hashed"]);
+        assert_eq!(h.inner.waiting.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_queue_is_not_taken_by_one_thread_while_another_waits() {
+        let h = pool(2, 4);
+        // Two checks that each wait (up to 10 s) for the other to start:
+        // they pass only if two threads run them at once.
+        let started = Arc::new(AtomicUsize::new(0));
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let job = || {
+            let (h, started, threads) = (h.clone(), started.clone(), threads.clone());
+            tokio::spawn(async move {
+                h.hash_unless(pw("a new password"), move |_| {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                    while started.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    threads
+                        .lock()
+                        .unwrap()
+                        .push(std::thread::current().name().map(str::to_owned));
+                    Vec::<&str>::new()
+                })
+                .await
+            })
+        };
+        let (a, b) = (job(), job());
+        assert!(a.await.unwrap().unwrap().is_ok());
+        assert!(b.await.unwrap().unwrap().is_ok());
+        let mut seen = threads.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [Some("argon2-0".to_string()), Some("argon2-1".to_string())]
+        );
+    }
+
     /// The nice value of each of this process's threads named `argon2-…`.
     #[cfg(target_os = "linux")]
     fn hashing_niceness() -> Vec<i64> {
@@ -709,10 +893,10 @@ mod tests {
             &self,
         ) -> Result<oneshot::Receiver<Result<String, HashError>>, HashError> {
             let (reply, rx) = oneshot::channel();
-            self.submit(Job::Hash {
+            self.submit(Job::Hashing(HashJob::Hash {
                 password: pw("x"),
                 reply,
-            })?;
+            }))?;
             Ok(rx)
         }
     }
