@@ -1,8 +1,10 @@
 //! `regain serve`: the HTTP service, until SIGINT or SIGTERM.
 
+use std::net::SocketAddr;
+
 use anyhow::Context;
 use regain_app::config::Config;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::runtime;
 
@@ -18,9 +20,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let app = runtime::open_app(config).await?;
     let store = app.store.clone();
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
+    let listener = listen_on(listen).with_context(|| format!("listening on {listen}"))?;
     let signal = shutdown_signal()?;
     tracing::info!(
         address = %listener.local_addr()?,
@@ -32,9 +32,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(purge_periodically(app.clone()));
     let metrics = match app.config.metrics_listen {
         Some(addr) => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening for metrics on {addr}"))?;
+            let listener =
+                listen_on(addr).with_context(|| format!("listening for metrics on {addr}"))?;
             tracing::info!(address = %listener.local_addr()?, "metrics are served");
             let router = regain_http::metrics_router(app.clone());
             Some(tokio::spawn(async move {
@@ -128,4 +127,79 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         stopped.await;
         tracing::info!("shutting down: /readyz now answers 503");
     })
+}
+
+/// Connections the kernel may hold for the server before it accepts them:
+/// as many as it allows (`net.core.somaxconn`, 4,096 by default on Linux;
+/// a larger request is cut to that). tokio's `TcpListener::bind` asks for
+/// 1,024, and the benchmark's flood of 1,000 logins opened at once filled
+/// that queue: the kernel dropped the connections past it, a `/healthz`
+/// probe among them, and each waited for its client's retransmission a
+/// second later.
+const LISTEN_BACKLOG: u32 = 65_535;
+
+/// A listening socket on `addr` with the deepest accept queue the kernel
+/// allows (see [`LISTEN_BACKLOG`]).
+fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restart may bind while the last
+    // run's connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::listen_on;
+
+    /// The kernel's cap on a listen queue, where it says.
+    fn somaxconn() -> Option<usize> {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn more_connections_than_tokios_default_queue_wait_to_be_accepted() {
+        // Past tokio's own 1,024, within what the kernel allows.
+        let cap = somaxconn().unwrap_or(4096);
+        let wanted = 1_500.min(cap.saturating_sub(1));
+        assert!(
+            wanted > 1_100,
+            "net.core.somaxconn is {cap}: too small to tell a deep queue from tokio's"
+        );
+        let listener = listen_on("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Nothing accepts: every connection waits in the queue. One the
+        // queue has no room for is dropped by the kernel and its connect
+        // waits for a retransmission, a second or more.
+        let mut open = Vec::with_capacity(wanted);
+        for n in 0..wanted {
+            let connected = tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await;
+            match connected {
+                Ok(Ok(stream)) => open.push(stream),
+                other => panic!("connection {n} of {wanted} not taken in: {other:?}"),
+            }
+        }
+        // And each is there to accept.
+        for _ in 0..wanted {
+            tokio::time::timeout(Duration::from_secs(5), listener.accept())
+                .await
+                .expect("queued connection")
+                .unwrap();
+        }
+    }
 }
