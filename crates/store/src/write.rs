@@ -35,7 +35,7 @@
 
 use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use sqlx::any::AnyArguments;
@@ -130,8 +130,8 @@ pub(crate) struct Writer {
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
     /// Wakes the group's committer.
     due: Arc<Notify>,
-    /// Group commits so far.
-    commits: u64,
+    /// Group commits so far ([`Group::commits`]).
+    commits: Arc<AtomicU64>,
     /// [`Group::queued`]: whether a write waits behind the one finishing.
     queued: Arc<AtomicUsize>,
 }
@@ -152,6 +152,15 @@ pub(crate) struct Group {
     due: Arc<Notify>,
     /// Writes waiting for the writer right now ([`WriteTx::begin`]).
     queued: Arc<AtomicUsize>,
+    commits: Arc<AtomicU64>,
+}
+
+impl Group {
+    /// Group commits so far: what the checkpointer paces itself by
+    /// ([`crate::checkpoint`]).
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for Group {
@@ -174,6 +183,7 @@ pub(crate) type Gate = Option<Arc<Group>>;
 pub(crate) fn gate(conn: Conn) -> Arc<Group> {
     let due = Arc::new(Notify::new());
     let queued = Arc::new(AtomicUsize::new(0));
+    let commits = Arc::new(AtomicU64::new(0));
     let writer = Arc::new(Mutex::new(Writer {
         conn,
         open: false,
@@ -184,13 +194,14 @@ pub(crate) fn gate(conn: Conn) -> Arc<Group> {
         member_tail: None,
         waiting: Vec::new(),
         due: due.clone(),
-        commits: 0,
+        commits: commits.clone(),
         queued: queued.clone(),
     }));
     let group = Arc::new(Group {
         writer: writer.clone(),
         due: due.clone(),
         queued,
+        commits,
     });
     let weak = Arc::downgrade(&writer);
     drop(writer);
@@ -378,7 +389,7 @@ impl Writer {
         if result.is_err() {
             let _ = self.exec("ROLLBACK");
         }
-        self.commits += 1;
+        self.commits.fetch_add(1, Ordering::Relaxed);
         self.end_group(result);
     }
 
@@ -489,7 +500,7 @@ mod tests {
         kept.sort();
         assert_eq!(keys(&store).await, kept);
         assert_eq!(kept.len(), 48);
-        let commits = store.writers.as_ref().unwrap().writer.lock().await.commits;
+        let commits = store.writers.as_ref().unwrap().commits();
         assert!(commits < 24, "{commits} commits for 48 writes: few groups");
 
         // A write that fails halfway undoes its own part; the group's
@@ -510,7 +521,7 @@ mod tests {
         use futures_util::FutureExt;
         let dir = tempfile::tempdir().unwrap();
         let store = crate::temp_sqlite_store(&dir).await;
-        let before = store.writers.as_ref().unwrap().writer.lock().await.commits;
+        let before = store.writers.as_ref().unwrap().commits();
 
         // On one thread the committer task cannot run while this one does
         // not yield: the commit is done before the call's first poll ends.
@@ -519,7 +530,7 @@ mod tests {
         let done = tx.commit().now_or_never();
         assert!(matches!(done, Some(Ok(()))), "{done:?}");
         assert_eq!(keys(&store).await, ["alone"]);
-        let after = store.writers.as_ref().unwrap().writer.lock().await.commits;
+        let after = store.writers.as_ref().unwrap().commits();
         assert_eq!(after, before + 1);
     }
 }
