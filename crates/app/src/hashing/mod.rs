@@ -240,6 +240,13 @@ impl Hasher {
             .map_err(|_| HashError::Failed("the password work failed".into()))
     }
 
+    /// Queues `work` for a pool thread without waiting for it: preparation
+    /// at start (the policy's dictionaries), which nobody waits on but which
+    /// belongs on the pool, where CPU-heavy password work runs.
+    pub fn run_detached(&self, work: impl FnOnce() + Send + 'static) -> Result<(), HashError> {
+        self.submit(Job::Compute(Box::new(work)))
+    }
+
     /// Runs `check` on `password` and, when it finds nothing against it,
     /// hashes it, in one job: a new password's policy check and its hash
     /// wait in the queue once and cost one hand-off between the executor
@@ -714,6 +721,44 @@ mod tests {
         // The only thread is still there.
         assert_eq!(h.compute(|| 7).await.unwrap(), 7);
         assert!(h.hash(pw("still hashing")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn detached_work_runs_on_the_pool_and_a_full_queue_refuses_it() {
+        let h = pool(1, 1);
+        let (ran_on, seen) = std::sync::mpsc::channel();
+        h.run_detached(move || {
+            let _ = ran_on.send(std::thread::current().name().map(str::to_owned));
+        })
+        .unwrap();
+        let thread = tokio::task::spawn_blocking(move || seen.recv().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(thread.as_deref(), Some("argon2-0"));
+        // The thread held by a job that waits, the queue's one slot taken:
+        // the next is refused, not queued beyond the bound.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, is_running) = std::sync::mpsc::channel();
+        h.run_detached(move || {
+            let _ = started.send(());
+            let _ = held.recv();
+        })
+        .unwrap();
+        tokio::task::spawn_blocking(move || is_running.recv().unwrap())
+            .await
+            .unwrap();
+        let (queued_ran, queued_done) = std::sync::mpsc::channel();
+        h.run_detached(move || {
+            let _ = queued_ran.send(());
+        })
+        .unwrap();
+        assert!(matches!(h.run_detached(|| {}), Err(HashError::Busy)));
+        // Once the held job ends, the queued one runs, and the pool serves.
+        release.send(()).unwrap();
+        tokio::task::spawn_blocking(move || queued_done.recv().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(h.compute(|| 7).await.unwrap(), 7);
     }
 
     #[tokio::test]
