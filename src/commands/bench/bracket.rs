@@ -49,15 +49,7 @@ impl Bracketed {
     /// quarter of them (rounded down) dropped from each end, the rest
     /// averaged.
     fn of(rounds: Vec<Round>) -> Bracketed {
-        let mut ratios: Vec<f64> = rounds.iter().map(|r| r.ratio).collect();
-        ratios.sort_by(f64::total_cmp);
-        let cut = ratios.len() / 4;
-        let middle = &ratios[cut..ratios.len() - cut];
-        let ratio = if middle.is_empty() {
-            0.0
-        } else {
-            middle.iter().sum::<f64>() / middle.len() as f64
-        };
+        let ratio = interquartile_mean(rounds.iter().map(|r| r.ratio).collect());
         Bracketed { ratio, rounds }
     }
 
@@ -80,6 +72,19 @@ impl Bracketed {
             self.ratio,
             rounds.join(", ")
         )
+    }
+}
+
+/// The mean of the middle half of `values`: sorted, a quarter of them
+/// (rounded down) dropped from each end, the rest averaged; 0 when empty.
+pub fn interquartile_mean(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let cut = values.len() / 4;
+    let middle = &values[cut..values.len() - cut];
+    if middle.is_empty() {
+        0.0
+    } else {
+        middle.iter().sum::<f64>() / middle.len() as f64
     }
 }
 

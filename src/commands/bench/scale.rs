@@ -6,8 +6,12 @@
 //! runs a minute apart, and two separate runs compared the machine more
 //! than the tenant sizes. Here a second server serves a tenant of 10,000
 //! accounts from its own database, and `start` runs in rounds alternating
-//! between the two (A B B A …, so a drift over the rounds weighs on both
-//! alike); each side's p50 is over all of its rounds.
+//! between the two (A B B A …). The ratio is taken round by round, each
+//! large round's p50 against the baseline round run right before or after
+//! it, and the figure is the mean of the middle half of those ratios, as
+//! for the other ratios ([`super::bracket`]). Pooling each side's samples
+//! instead let the machine's drift in: six rounds a side of a fifth of a
+//! second each read 0.94× to 1.54× over runs of the same build.
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,6 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::api::Api;
+use super::bracket::interquartile_mean;
 use super::load::{drive, timed};
 use super::server::Server;
 use super::stats::{Samples, Summary};
@@ -22,7 +27,7 @@ use super::stats::{Samples, Summary};
 /// The tenant size the large one is compared with.
 pub const BASELINE_ACCOUNTS: usize = 10_000;
 /// Rounds on each side.
-const ROUNDS: usize = 6;
+const ROUNDS: usize = 10;
 
 /// The comparison's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -33,15 +38,18 @@ pub struct Scale {
     pub large: Summary,
     /// `start` on the tenant of [`BASELINE_ACCOUNTS`].
     pub baseline: Summary,
-    /// `large.p50_ms / baseline.p50_ms`.
+    /// The mean of the middle half of the rounds' `p50_ratios`.
     pub p50_ratio: f64,
+    /// Each round's p50 on the large tenant over the baseline's p50 in
+    /// the round next to it.
+    pub p50_ratios: Vec<f64>,
 }
 
 impl Scale {
     /// One line for the terminal.
     pub fn line(&self) -> String {
         format!(
-            "start p50 {:.2} ms at {} accounts, {:.2} ms at {} ({:.2}×; {} alternating rounds of {} requests each side; errors {} / {})",
+            "start p50 {:.2} ms at {} accounts, {:.2} ms at {}; {:.2}× (mean of the middle half of {} alternating rounds' ratios, {} requests a round each side: {}); errors {} / {}",
             self.large.p50_ms,
             self.accounts,
             self.baseline.p50_ms,
@@ -49,6 +57,11 @@ impl Scale {
             self.p50_ratio,
             ROUNDS,
             self.baseline.requests.max(self.large.requests) / ROUNDS as u64,
+            self.p50_ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             self.large.errors,
             self.baseline.errors,
         )
@@ -85,8 +98,10 @@ pub async fn compare(
             Duration::ZERO,
         ),
     ];
+    let mut p50s = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         let order = if large_first(round) { [0, 1] } else { [1, 0] };
+        let mut p50 = [0.0; 2];
         for side in order {
             let (api, accounts, samples, wall) = &mut sides[side];
             let batch: Vec<usize> = accounts[round * per_round..(round + 1) * per_round].to_vec();
@@ -96,19 +111,28 @@ pub async fn compare(
                 timed(async move { a.start(client, &format!("u{i}")).await })
             })
             .await;
+            p50[side] = Summary::of("start", clients, got.clone(), took).p50_ms;
             samples.merge(got);
             *wall += took;
         }
+        p50s.push(p50);
     }
     let [(_, _, large, large_wall), (_, _, baseline, baseline_wall)] = sides;
-    let large = Summary::of("start", clients, large, large_wall);
-    let baseline = Summary::of("start", clients, baseline, baseline_wall);
+    let (p50_ratio, p50_ratios) = ratio_of_rounds(&p50s);
     Scale {
         accounts,
-        p50_ratio: large.p50_ms / baseline.p50_ms.max(1e-9),
-        large,
-        baseline,
+        p50_ratio,
+        p50_ratios,
+        large: Summary::of("start", clients, large, large_wall),
+        baseline: Summary::of("start", clients, baseline, baseline_wall),
     }
+}
+
+/// Each round's large p50 over its baseline p50, and the mean of the
+/// middle half of those ratios.
+fn ratio_of_rounds(p50s: &[[f64; 2]]) -> (f64, Vec<f64>) {
+    let ratios: Vec<f64> = p50s.iter().map(|[l, b]| l / b.max(1e-9)).collect();
+    (interquartile_mean(ratios.clone()), ratios)
 }
 
 /// The environment of a `regain serve` over the data in `data`.
@@ -151,5 +175,25 @@ mod tests {
         // Each side goes first in half the rounds: A B, B A, A B, …
         assert_eq!(order.iter().filter(|&&f| f).count(), ROUNDS / 2);
         assert_eq!(order[..4], [true, false, true, false]);
+    }
+
+    #[test]
+    fn the_ratio_pairs_each_round_with_its_neighbour_so_drift_and_a_stall_do_not_move_it() {
+        // The machine slows to half speed halfway, and one large round
+        // stalls: each round still reads 1.25 against its neighbour.
+        let mut p50s: Vec<[f64; 2]> = (0..ROUNDS)
+            .map(|r| {
+                if r < ROUNDS / 2 {
+                    [4.0, 3.2]
+                } else {
+                    [8.0, 6.4]
+                }
+            })
+            .collect();
+        p50s[3] = [40.0, 3.2];
+        let (ratio, ratios) = ratio_of_rounds(&p50s);
+        assert_eq!(ratios.len(), ROUNDS);
+        assert!((ratios[3] - 12.5).abs() < 1e-9);
+        assert!((ratio - 1.25).abs() < 1e-9, "{ratio}");
     }
 }
