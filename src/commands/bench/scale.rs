@@ -10,8 +10,8 @@
 //! large round's p50 against the baseline round run right before or after
 //! it, and the figure is the mean of the middle half of those ratios, as
 //! for the other ratios ([`super::bracket`]). Pooling each side's samples
-//! instead let the machine's drift in: six rounds a side of a fifth of a
-//! second each read 0.94× to 1.54× over runs of the same build.
+//! over six rounds a side of a fifth of a second each let the machine's
+//! drift in: 0.94× to 1.54× over five runs of near-identical builds.
 
 use std::path::Path;
 use std::time::Duration;
