@@ -82,9 +82,7 @@ impl App {
     ) -> anyhow::Result<App> {
         let hasher = Hasher::start(&config.argon2, &config.hashing)?;
         // Built now rather than by the first reset after the start.
-        hasher
-            .run_detached(regain_domain::policy::prepare)
-            .map_err(|e| anyhow::anyhow!("preparing the password policy: {e}"))?;
+        crate::hashing::run_at_start("policy-prepare", regain_domain::policy::prepare)?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()?;

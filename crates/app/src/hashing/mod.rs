@@ -245,13 +245,6 @@ impl Hasher {
             .map_err(|_| HashError::Failed("the password work failed".into()))
     }
 
-    /// Queues `work` for a pool thread without waiting for it: preparation
-    /// at start (the policy's dictionaries), which nobody waits on but which
-    /// belongs on the pool, where CPU-heavy password work runs.
-    pub fn run_detached(&self, work: impl FnOnce() + Send + 'static) -> Result<(), HashError> {
-        self.submit(Job::Compute(Box::new(work)))
-    }
-
     /// Runs `check` on `password` and, when it finds nothing against it,
     /// hashes it, in one job: a new password's policy check and its hash
     /// wait in the queue once and cost one hand-off between the executor
@@ -338,6 +331,20 @@ fn lower_priority() {
     if let Err(e) = rustix::process::nice(HASHING_NICENESS) {
         tracing::warn!(error = %e, "could not lower the hashing thread's priority");
     }
+}
+
+/// Runs one-off work at start (building the policy's dictionaries) on a
+/// thread of its own, at the hashing threads' priority. Not through the
+/// pool: queued there it would hold a place in the queue and a thread, and
+/// with a small queue a request that came meanwhile would be refused.
+pub fn run_at_start(name: &str, work: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            lower_priority();
+            work();
+        })
+        .map(drop)
 }
 
 /// Most jobs a thread takes at once from a backlog (see [`take_batch`]).
@@ -810,41 +817,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn detached_work_runs_on_the_pool_and_a_full_queue_refuses_it() {
+    async fn start_up_work_runs_on_its_own_thread_and_leaves_the_pool_free() {
         let h = pool(1, 1);
+        let (release, held) = std::sync::mpsc::channel::<()>();
         let (ran_on, seen) = std::sync::mpsc::channel();
-        h.run_detached(move || {
+        run_at_start("prepare-test", move || {
             let _ = ran_on.send(std::thread::current().name().map(str::to_owned));
+            let _ = held.recv();
         })
         .unwrap();
         let thread = tokio::task::spawn_blocking(move || seen.recv().unwrap())
             .await
             .unwrap();
-        assert_eq!(thread.as_deref(), Some("argon2-0"));
-        // The thread held by a job that waits, the queue's one slot taken:
-        // the next is refused, not queued beyond the bound.
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let (started, is_running) = std::sync::mpsc::channel();
-        h.run_detached(move || {
-            let _ = started.send(());
-            let _ = held.recv();
-        })
-        .unwrap();
-        tokio::task::spawn_blocking(move || is_running.recv().unwrap())
+        assert_eq!(thread.as_deref(), Some("prepare-test"));
+        // While it runs, the pool's one thread serves (were the work on it,
+        // this hash would wait for it forever).
+        let hashed = tokio::time::timeout(std::time::Duration::from_secs(30), h.hash(pw("one")))
             .await
-            .unwrap();
-        let (queued_ran, queued_done) = std::sync::mpsc::channel();
-        h.run_detached(move || {
-            let _ = queued_ran.send(());
-        })
-        .unwrap();
-        assert!(matches!(h.run_detached(|| {}), Err(HashError::Busy)));
-        // Once the held job ends, the queued one runs, and the pool serves.
+            .expect("the pool is not held by the start-up work");
+        assert!(hashed.unwrap().starts_with("$argon2id$"));
         release.send(()).unwrap();
-        tokio::task::spawn_blocking(move || queued_done.recv().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(h.compute(|| 7).await.unwrap(), 7);
     }
 
     #[tokio::test]
