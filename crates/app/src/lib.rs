@@ -81,8 +81,6 @@ impl App {
         secret: SecretKey,
     ) -> anyhow::Result<App> {
         let hasher = Hasher::start(&config.argon2, &config.hashing)?;
-        // Built now rather than by the first reset after the start.
-        crate::hashing::run_at_start("policy-prepare", regain_domain::policy::prepare)?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()?;

@@ -333,20 +333,6 @@ fn lower_priority() {
     }
 }
 
-/// Runs one-off work at start (building the policy's dictionaries) on a
-/// thread of its own, at the hashing threads' priority. Not through the
-/// pool: queued there it would hold a place in the queue and a thread, and
-/// with a small queue a request that came meanwhile would be refused.
-pub fn run_at_start(name: &str, work: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            lower_priority();
-            work();
-        })
-        .map(drop)
-}
-
 /// Most jobs a thread takes at once from a backlog (see [`take_batch`]).
 const MAX_BATCH: usize = 8;
 
@@ -814,29 +800,6 @@ mod tests {
         let second = checked_rx.try_recv().unwrap().unwrap().unwrap();
         assert!(second.starts_with("$argon2id$") && second != first);
         assert!(verified_rx.try_recv().unwrap().unwrap().matches);
-    }
-
-    #[tokio::test]
-    async fn start_up_work_runs_on_its_own_thread_and_leaves_the_pool_free() {
-        let h = pool(1, 1);
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let (ran_on, seen) = std::sync::mpsc::channel();
-        run_at_start("prepare-test", move || {
-            let _ = ran_on.send(std::thread::current().name().map(str::to_owned));
-            let _ = held.recv();
-        })
-        .unwrap();
-        let thread = tokio::task::spawn_blocking(move || seen.recv().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(thread.as_deref(), Some("prepare-test"));
-        // While it runs, the pool's one thread serves (were the work on it,
-        // this hash would wait for it forever).
-        let hashed = tokio::time::timeout(std::time::Duration::from_secs(30), h.hash(pw("one")))
-            .await
-            .expect("the pool is not held by the start-up work");
-        assert!(hashed.unwrap().starts_with("$argon2id$"));
-        release.send(()).unwrap();
     }
 
     #[tokio::test]

@@ -20,16 +20,6 @@ pub(super) struct Estimate {
     pub score: u8,
 }
 
-/// Builds zxcvbn's dictionaries, which it otherwise builds at its first
-/// estimate after a start (about 110 ms of CPU on the benchmark's machine):
-/// run early, off the request path, it spares the first reset or password
-/// change that wait. The input has something for each of its matchers
-/// (words, a repeat, a sequence, keyboard keys, a date), whose tables and
-/// regular expressions are built on first use too.
-pub(super) fn prepare() {
-    let _ = zxcvbn::zxcvbn("passwordaa1234qwert1999-12-31", &[]);
-}
-
 pub(super) fn estimate(password: &str) -> Estimate {
     let entropy = zxcvbn::zxcvbn(password, &[]);
     let sequence = entropy.sequence();

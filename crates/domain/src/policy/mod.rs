@@ -165,14 +165,6 @@ const MIN_CONTEXT_LEN: usize = 3;
 /// 64 l33t characters 0.24 s), and a weak beginning padded out is weak.
 const MAX_ESTIMATED_CHARS: usize = 64;
 
-/// Makes the first [`PasswordPolicy::check`] after a start as cheap as the
-/// next ones: the common-password dictionaries are built lazily, and this
-/// builds them. CPU work of about a tenth of a second; call it where such
-/// work belongs (the hashing pool), once, at start.
-pub fn prepare() {
-    common::prepare();
-}
-
 impl PasswordPolicy {
     /// Checks `password` against every rule except history and returns all
     /// violations, in a stable order. An empty list means acceptable.
