@@ -100,6 +100,13 @@ type ThenHash = Box<dyn FnOnce(&mut WorkerHash<'_>) -> Reply + Send>;
 /// A hash's reply, computed and not yet sent (see [`run_batch`]).
 type Reply = Box<dyn FnOnce() + Send>;
 
+/// `value` to send on `reply` later.
+fn reply_later<T: Send + 'static>(reply: oneshot::Sender<T>, value: T) -> Reply {
+    Box::new(move || {
+        let _ = reply.send(value);
+    })
+}
+
 type HashResult = Result<String, HashError>;
 
 /// A hashing thread's Argon2id, lent to a [`Job::ComputeThenHash`].
@@ -292,10 +299,7 @@ fn check_then_hash<V: Send + 'static>(
         let found = check(&password);
         if found.is_empty() {
             Some(Box::new(move |hash: &mut WorkerHash<'_>| {
-                let result = hash(&password).map(Ok);
-                Box::new(move || {
-                    let _ = reply.send(result);
-                }) as Reply
+                reply_later(reply, hash(&password).map(Ok))
             }) as ThenHash)
         } else {
             let _ = reply.send(Ok(Err(found)));
@@ -438,21 +442,16 @@ fn check(job: Job) -> Checked {
 fn hash(job: HashJob, inner: &Inner, memory: &mut Memory) -> Reply {
     match job {
         HashJob::Hash { password, reply } => {
-            let r = hash_password(inner, &password, memory);
-            Box::new(move || {
-                let _ = reply.send(r);
-            })
+            reply_later(reply, hash_password(inner, &password, memory))
         }
         HashJob::Verify {
             password,
             hash,
             reply,
-        } => {
-            let r = verify_with(inner, &password, hash.as_deref(), memory);
-            Box::new(move || {
-                let _ = reply.send(r);
-            })
-        }
+        } => reply_later(
+            reply,
+            verify_with(inner, &password, hash.as_deref(), memory),
+        ),
         HashJob::MatchesAny {
             password,
             hashes,
@@ -461,9 +460,7 @@ fn hash(job: HashJob, inner: &Inner, memory: &mut Memory) -> Reply {
             let found = hashes
                 .iter()
                 .any(|h| matches_stored(&password, h, memory).unwrap_or(false));
-            Box::new(move || {
-                let _ = reply.send(Ok(found));
-            })
+            reply_later(reply, Ok(found))
         }
     }
 }
